@@ -1,0 +1,47 @@
+"""Typed errors for bad input and missing models.
+
+Each error has a short ``code`` stored on the clip's stage record, and a message
+that fits on one line and names the file or model. Subclasses also inherit the
+matching built-in, so ``except FileNotFoundError`` still works for callers who
+do not know ours (the pattern of ``datasets.exceptions``).
+"""
+
+from __future__ import annotations
+
+
+class AnnotatorError(Exception):
+    """Base of every error this tool raises on purpose."""
+
+    code = "error"
+
+
+class MediaError(AnnotatorError, ValueError):
+    """The file cannot be read as media (corrupt, truncated, not media at all)."""
+
+    code = "unreadable_media"
+
+
+class EmptyFileError(MediaError):
+    code = "empty_file"
+
+
+class MediaNotFoundError(AnnotatorError, FileNotFoundError):
+    code = "file_not_found"
+
+
+class NoUsableStreamError(MediaError):
+    """The container opened but holds neither a decodable audio nor a video stream."""
+
+    code = "no_usable_stream"
+
+
+class ModelNotAvailableError(AnnotatorError, FileNotFoundError):
+    """A model's weights are not on this machine; the message says how to get them."""
+
+    code = "model_missing"
+
+
+class ExtractionError(AnnotatorError, RuntimeError):
+    """A backend failed on a clip it should have handled."""
+
+    code = "extraction_failed"

@@ -1,0 +1,1 @@
+"""face backends; importing this package registers them."""

@@ -1,0 +1,214 @@
+"""Probe and decode media with PyAV (which bundles FFmpeg).
+
+``probe`` hashes the file (sha256, the clip identity) and reads what the container
+says; ``ClipMedia`` decodes lazily and caches, so several backends can share one
+decode: audio as 16 kHz mono float32, frames sampled at a fixed rate with their
+real presentation timestamps (variable frame rate is common in phone video).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from extractors.errors import EmptyFileError, MediaError, MediaNotFoundError, NoUsableStreamError
+from extractors.schema import MediaInfo
+
+AUDIO_SAMPLE_RATE = 16_000
+DEFAULT_FRAME_RATE = 5.0
+_HASH_CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _open(path: Path):  # type: ignore[no-untyped-def]
+    import av
+
+    try:
+        return av.open(str(path))
+    except av.error.FFmpegError as exc:  # InvalidDataError, EOFError...
+        raise MediaError(f"{path}: not readable as media ({_reason(exc)})") from exc
+
+
+def _reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Hash a file and read its streams. Raises a typed ``MediaError`` on bad input."""
+    path = Path(path)
+    if not path.exists():
+        raise MediaNotFoundError(f"{path}: no such file")
+    if not path.is_file():
+        raise MediaError(f"{path}: not a regular file")
+    size = path.stat().st_size
+    if size == 0:
+        raise EmptyFileError(f"{path}: empty file (0 bytes)")
+    digest = sha256_file(path)
+    with _open(path) as container:
+        video = container.streams.video[0] if container.streams.video else None
+        audio = container.streams.audio[0] if container.streams.audio else None
+        if video is not None and video.codec_context is None:
+            video = None
+        if video is None and audio is None:
+            raise NoUsableStreamError(f"{path}: no audio or video stream")
+        duration = _duration(container, video, audio)
+        fps = None
+        if video is not None:
+            rate = video.average_rate or video.guessed_rate or video.base_rate
+            fps = float(rate) if rate else None
+        info = MediaInfo(
+            path=str(path),
+            sha256=digest,
+            size_bytes=size,
+            duration_s=duration,
+            has_video=video is not None,
+            has_audio=audio is not None,
+            fps=fps,
+            width=video.codec_context.width if video is not None else None,
+            height=video.codec_context.height if video is not None else None,
+            n_video_frames=(video.frames or None) if video is not None else None,
+            audio_sample_rate=audio.codec_context.sample_rate if audio is not None else None,
+            audio_channels=audio.codec_context.channels if audio is not None else None,
+            container=container.format.name,
+        )
+    # The container's claims are not enough for truncated files: decode one packet.
+    _check_decodable(path, info)
+    return info
+
+
+def _duration(container, video, audio) -> float:  # type: ignore[no-untyped-def]
+    candidates = []
+    for stream in (video, audio):
+        if stream is not None and stream.duration is not None and stream.time_base:
+            candidates.append(float(stream.duration * stream.time_base))
+    if container.duration is not None:
+        candidates.append(container.duration / 1_000_000)
+    return round(max(candidates), 3) if candidates else 0.0
+
+
+def _check_decodable(path: Path, info: MediaInfo) -> None:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0] if info.has_video else container.streams.audio[0]
+            for _frame in container.decode(stream):
+                return
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"{path}: cannot decode ({_reason(exc)})") from exc
+    raise MediaError(f"{path}: no decodable frames (truncated or corrupt)")
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    time_s: float  # presentation timestamp
+    rgb: np.ndarray  # (H, W, 3) uint8
+
+
+class ClipMedia:
+    """One clip's media, decoded on first use and cached for the backends that share it."""
+
+    def __init__(self, path: str | Path, info: MediaInfo | None = None):
+        self.path = Path(path)
+        self.info = info if info is not None else probe(self.path)
+        self._audio: np.ndarray | None = None
+        self._frames: dict[float, list[VideoFrame]] = {}
+
+    def audio(self) -> np.ndarray:
+        """Mono float32 at 16 kHz in [-1, 1]; empty when the clip has no audio stream."""
+        if self._audio is None:
+            self._audio = decode_audio(self.path) if self.info.has_audio else np.zeros(0, np.float32)
+        return self._audio
+
+    def frames(self, rate: float = DEFAULT_FRAME_RATE, max_side: int | None = None) -> list[VideoFrame]:
+        """Frames sampled at about ``rate`` per second, with their real timestamps."""
+        key = (rate, max_side)
+        if key not in self._frames:  # type: ignore[comparison-overlap]
+            self._frames[key] = (  # type: ignore[index]
+                list(iter_frames(self.path, rate, max_side)) if self.info.has_video else []
+            )
+        return self._frames[key]  # type: ignore[index]
+
+
+def decode_audio(path: str | Path, sample_rate: int = AUDIO_SAMPLE_RATE) -> np.ndarray:
+    """Decode the first audio stream to mono float32 at ``sample_rate``."""
+    import av
+
+    chunks: list[np.ndarray] = []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                return np.zeros(0, np.float32)
+            stream = container.streams.audio[0]
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+    except av.error.FFmpegError as exc:
+        if not chunks:
+            raise MediaError(f"{path}: cannot decode audio ({_reason(exc)})") from exc
+        # A truncated tail still leaves usable audio: keep what decoded.
+    if not chunks:
+        return np.zeros(0, np.float32)
+    return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+def iter_frames(
+    path: str | Path, rate: float = DEFAULT_FRAME_RATE, max_side: int | None = None
+) -> Iterator[VideoFrame]:
+    """Yield frames at about ``rate`` fps, choosing by presentation time, not frame index.
+
+    Frame-index sampling drifts on variable-frame-rate video; choosing the first
+    frame at or after each tick of a ``1/rate`` grid keeps the timestamps true.
+    """
+    import av
+
+    step = 1.0 / rate
+    next_tick = 0.0
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            time_base = stream.time_base or Fraction(1, 1000)
+            start = stream.start_time or 0
+            for frame in container.decode(stream):
+                pts = frame.pts if frame.pts is not None else frame.dts
+                if pts is None:
+                    continue
+                t = float((pts - start) * time_base)
+                if t + 1e-6 < next_tick:
+                    continue
+                next_tick = (math.floor(t / step + 1e-6) + 1) * step
+                image = frame.to_ndarray(format="rgb24")
+                if max_side is not None and max(image.shape[:2]) > max_side:
+                    image = _resize(frame, max_side)
+                yield VideoFrame(time_s=round(t, 4), rgb=image)
+    except av.error.FFmpegError as exc:
+        # Truncated files decode up to the damage; the frames before it stand.
+        if next_tick == 0.0:
+            raise MediaError(f"{path}: cannot decode video ({_reason(exc)})") from exc
+
+
+def _resize(frame, max_side: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    scale = max_side / max(frame.width, frame.height)
+    width = max(2, int(round(frame.width * scale)))
+    height = max(2, int(round(frame.height * scale)))
+    return frame.reformat(width=width, height=height, format="rgb24").to_ndarray()

@@ -1,0 +1,237 @@
+"""Typed, timed cue records: the only thing extractors hand to the rest of the tool.
+
+Frame-level series are pandas DataFrames (one row per sampled frame, a ``time_s``
+column); the pipeline stores them as Parquet and keeps the small summaries in the
+database. Everything else is a plain dataclass with ``to_dict``/``from_dict`` so
+summaries round-trip through JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+#: Bump when a cue record changes shape; stored beside every cue record.
+CUES_SCHEMA_VERSION = "1"
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """Stable short hash of a JSON-able config: the key that makes stages resumable."""
+    blob = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class _Record:
+    """``to_dict``/``from_dict`` for the summary part of a record (frames excluded)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            if f.name == "frames":
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = _plain(value)
+        return out
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return value.to_dict() if isinstance(value, _Record) else dataclasses.asdict(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class MediaInfo(_Record):
+    """What the container says about a clip, plus its content hash (the clip identity)."""
+
+    path: str
+    sha256: str
+    size_bytes: int
+    duration_s: float
+    has_video: bool
+    has_audio: bool
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    n_video_frames: int | None = None
+    audio_sample_rate: int | None = None
+    audio_channels: int | None = None
+    container: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MediaInfo:
+        return cls(**d)
+
+
+@dataclass
+class AUEvent(_Record):
+    """One activation of an action unit: where it starts, peaks and ends."""
+
+    au: str  # "AU12"
+    onset_s: float
+    apex_s: float
+    offset_s: float
+    peak_intensity: float  # FACS-like 0-5 scale
+
+
+@dataclass
+class FaceCues(_Record):
+    """Facial action units over time.
+
+    ``frames`` columns: ``time_s``, ``face_found`` (bool), ``n_faces`` (int),
+    ``box_x``, ``box_y``, ``box_w``, ``box_h`` (pixels, NaN without a face),
+    optional ``pose_pitch``, ``pose_yaw``, ``pose_roll`` (degrees), and one column
+    per AU named ``AU01``, ``AU12``... with intensities on a 0-5 scale (NaN without
+    a face).
+    """
+
+    backend: str
+    backend_version: str
+    config_hash: str
+    frames: pd.DataFrame
+    au_confidence: dict[str, float] = field(default_factory=dict)
+    events: list[AUEvent] = field(default_factory=list)
+    n_frames: int = 0
+    n_frames_with_face: int = 0
+    max_faces: int = 0
+    warnings: list[str] = field(default_factory=list)
+    missing_reason: str | None = None  # e.g. "no face found in 40 sampled frames"
+
+    @property
+    def au_names(self) -> list[str]:
+        return [c for c in self.frames.columns if c.startswith("AU")]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], frames: pd.DataFrame) -> FaceCues:
+        d = dict(d)
+        d["events"] = [AUEvent(**e) for e in d.get("events", [])]
+        return cls(frames=frames, **d)
+
+
+@dataclass
+class VoiceSegment(_Record):
+    """Prosody summary of one stretch of voiced speech, relative to the baseline."""
+
+    start_s: float
+    end_s: float
+    pitch_mean_st: float | None  # semitones re 27.5 Hz, voiced frames only
+    pitch_slope_st_per_s: float | None  # linear trend within the segment
+    pitch_z: float | None  # mean pitch vs baseline, in baseline std units
+    loudness_mean: float | None
+    loudness_z: float | None
+    voiced_fraction: float
+
+
+@dataclass
+class VoiceCues(_Record):
+    """Vocal tone: eGeMAPS low-level descriptors over time plus clip functionals.
+
+    ``frames`` columns: ``time_s`` and eGeMAPSv02 LLD names (``F0semitoneFrom27.5Hz_sma3nz``,
+    ``Loudness_sma3``, ``jitterLocal_sma3nz``, ``shimmerLocaldB_sma3nz``,
+    ``HNRdBACF_sma3nz``...), one row per 10 ms frame.
+    ``functionals``: the 88 eGeMAPSv02 functionals over the whole clip.
+    ``summary``: named, unit-bearing numbers textualize uses (pitch_mean_st,
+    pitch_std_st, pitch_slope_st_per_s, loudness_mean, loudness_std, jitter_local,
+    shimmer_db, hnr_db, voiced_segments_per_s, speaking_rate_syll_per_s...).
+    ``baseline``: what the z-scores were taken against, and ``baseline_source``
+    says whose ("clip" or "speaker:<id>").
+    """
+
+    backend: str
+    backend_version: str
+    config_hash: str
+    frames: pd.DataFrame
+    functionals: dict[str, float] = field(default_factory=dict)
+    summary: dict[str, float | None] = field(default_factory=dict)
+    baseline: dict[str, float] = field(default_factory=dict)
+    baseline_source: str = "clip"
+    segments: list[VoiceSegment] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    missing_reason: str | None = None  # e.g. "no voiced frames (silence)"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], frames: pd.DataFrame) -> VoiceCues:
+        d = dict(d)
+        d["segments"] = [VoiceSegment(**s) for s in d.get("segments", [])]
+        return cls(frames=frames, **d)
+
+
+@dataclass
+class Word(_Record):
+    text: str
+    start_s: float
+    end_s: float
+    probability: float | None = None
+    speaker: str | None = None
+
+
+@dataclass
+class SpeechSegment(_Record):
+    text: str
+    start_s: float
+    end_s: float
+    speaker: str | None = None
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+
+
+@dataclass
+class SpeechCues(_Record):
+    """An aligned transcript: segments and words with times and confidences."""
+
+    backend: str
+    backend_version: str
+    config_hash: str
+    model: str
+    language: str | None
+    words: list[Word] = field(default_factory=list)
+    segments: list[SpeechSegment] = field(default_factory=list)
+    aligned: bool = False  # True when a forced aligner refined word times
+    alignment_note: str | None = None  # why alignment did not run, when it did not
+    warnings: list[str] = field(default_factory=list)
+    missing_reason: str | None = None  # e.g. "no speech detected"
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text.strip() for s in self.segments).strip()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SpeechCues:
+        d = dict(d)
+        d["words"] = [Word(**w) for w in d.get("words", [])]
+        d["segments"] = [SpeechSegment(**s) for s in d.get("segments", [])]
+        return cls(**d)
+
+
+@dataclass
+class Cues:
+    """All cues of one clip. A modality is ``None`` when it could not be extracted;
+    ``missing`` then says why (``{"face": "no video stream"}``)."""
+
+    media: MediaInfo
+    face: FaceCues | None = None
+    voice: VoiceCues | None = None
+    speech: SpeechCues | None = None
+    missing: dict[str, str] = field(default_factory=dict)
+    schema_version: str = CUES_SCHEMA_VERSION
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.all_missing())
+
+    def all_missing(self) -> dict[str, str]:
+        """Missing modalities, including those an extractor ran on but found nothing in."""
+        out = dict(self.missing)
+        for name, cue in (("face", self.face), ("voice", self.voice), ("speech", self.speech)):
+            if cue is not None and cue.missing_reason:
+                out.setdefault(name, cue.missing_reason)
+        return out

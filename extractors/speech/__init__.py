@@ -1,0 +1,1 @@
+"""speech backends; importing this package registers them."""

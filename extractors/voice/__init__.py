@@ -1,0 +1,1 @@
+"""voice backends; importing this package registers them."""
