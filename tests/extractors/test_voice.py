@@ -75,7 +75,7 @@ def test_real_speech_summary(sample_voice: VoiceCues, sample_clip: ClipMedia) ->
     assert v.missing_reason is None
     assert v.backend == "opensmile"
     s = v.summary
-    assert SUMMARY_KEYS <= set(s)
+    assert set(s) >= SUMMARY_KEYS
     assert _finite_or_none(s.values())
     # Adult telephone speech: semitones re 27.5 Hz (34.5 st is about 200 Hz).
     assert 15.0 < s["pitch_mean_st"] < 50.0
@@ -240,7 +240,7 @@ def test_segment_prosody_given_segments_and_no_baseline() -> None:
     assert seg.pitch_mean_st == pytest.approx(36.0)
     assert seg.pitch_z is None and seg.loudness_z is None
     # An unvoiced span keeps its place with no pitch; a span outside the frames is skipped.
-    unvoiced, = segment_prosody(frames, None, segments=[(3.2, 3.8)])
+    (unvoiced,) = segment_prosody(frames, None, segments=[(3.2, 3.8)])
     assert unvoiced.voiced_fraction == 0.0 and unvoiced.pitch_mean_st is None
     assert segment_prosody(frames, None, segments=[(10.0, 11.0)]) == []
     assert segment_prosody(frames.iloc[0:0], None) == []

@@ -1,0 +1,393 @@
+"""The ``annotator`` command line: a thin typer layer over the pipeline, export and app."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from annotator.config import Settings
+
+app = typer.Typer(
+    help="mer-annotator: video -> textual emotion cues -> LLM draft caption -> human review -> dataset.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", envvar="ANNOTATOR_HOME", help="Data folder (database, cue files)."),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", envvar="ANNOTATOR_DB_URL", help="SQLAlchemy URL; default SQLite in --home."),
+]
+
+
+def _settings(home: Path | None, db: str | None, **overrides: Any) -> Settings:
+    settings = Settings.load(home=home, db_url=db, **overrides)
+    settings.ensure_home()
+    return settings
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, show_time=False)],
+    )
+    # Keep third-party chatter (transformers, faster-whisper...) out of the user's way.
+    for noisy in ("transformers", "faster_whisper", "urllib3", "httpx", "numba", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import warnings
+
+    warnings.filterwarnings("ignore")
+
+
+@app.callback()
+def main_callback(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    _setup_logging(verbose)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[detail]}"),
+        console=err,
+        transient=False,
+    )
+
+
+@app.command()
+def init(home: HomeOpt = None, db: DbOpt = None) -> None:
+    """Create the data folder and the database tables."""
+    from db import get_engine
+
+    settings = _settings(home, db)
+    get_engine(settings.db_url)
+    console.print(f"data folder: {settings.home}\ndatabase:    {settings.db_url}")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Media files or folders (walked recursively).")],
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Register clips by content hash; the same file under another name is not added twice."""
+    from annotator.pipeline import ingest as run_ingest
+
+    settings = _settings(home, db)
+    result = run_ingest(settings, paths)
+    for path, code, message in result.failed:
+        err.print(f"[red]✗[/] {escape(message)} [dim]({code})[/]")
+    for path, existing in result.duplicates:
+        console.print(f"= {escape(path)}: same content as clip {escape(existing)}")
+    console.print(
+        f"ingested {len(result.added)} new, {len(result.duplicates)} already known, "
+        f"{len(result.failed)} failed"
+    )
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    home: HomeOpt = None,
+    db: DbOpt = None,
+    face: Annotated[str, typer.Option(help="Face backend.")] = "landmarks",
+    voice: Annotated[str, typer.Option(help="Voice backend.")] = "opensmile",
+    speech: Annotated[str, typer.Option(help="Speech backend.")] = "faster-whisper",
+    drafter: Annotated[str, typer.Option("--drafter", help="Drafting backend.")] = "transformers",
+    model: Annotated[str | None, typer.Option(help="Drafting model: bundled name, local path or hub id.")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="Draft length cap.")] = 512,
+    samples: Annotated[int, typer.Option(min=1, max=16, help="Drafts per clip.")] = 1,
+    openface_dir: Annotated[Path | None, typer.Option(help="Folder of OpenFace CSVs (face=openface).")] = None,
+    no_draft: Annotated[bool, typer.Option("--no-draft", help="Extract and textualize only.")] = False,
+    clip: Annotated[list[str] | None, typer.Option("--clip", help="Only these clips (id, name or path).")] = None,
+) -> None:
+    """Extract cues, textualize and draft every clip; finished stages are skipped on rerun."""
+    result = _run(home, db, face, voice, speech, drafter, model, max_new_tokens, samples,
+                  openface_dir, no_draft, clip)  # fmt: skip
+    if result is None or result.failed:
+        raise typer.Exit(1)
+
+
+def _run(home, db, face, voice, speech, drafter, model, max_new_tokens, samples,  # type: ignore[no-untyped-def]
+         openface_dir, no_draft, clips):  # fmt: skip
+    from annotator.pipeline import Runner
+    from db import session_scope
+    from db.queries import find_clip
+
+    drafting_options: dict[str, Any] = {"max_new_tokens": max_new_tokens}
+    if model:
+        drafting_options["model"] = model
+    face_options = {"csv_dir": str(openface_dir)} if openface_dir and face == "openface" else {}
+    settings = _settings(
+        home, db, face_backend=face, voice_backend=voice, speech_backend=speech,
+        drafting_backend=drafter, drafting_options=drafting_options, face_options=face_options,
+        samples=samples,
+    )  # fmt: skip
+    ids: list[int] | None = None
+    if clips:
+        ids = []
+        with session_scope(settings.db_url) as session:
+            for ref in clips:
+                found = find_clip(session, ref)
+                if found is None or found.id is None:
+                    err.print(f"[red]✗[/] no clip {escape(ref)!r}; see `annotator status`")
+                    return None
+                ids.append(found.id)
+    try:
+        runner = Runner(settings, draft=not no_draft)
+    except Exception as exc:  # unknown backend name, bad option
+        err.print(f"[red]✗[/] {escape(str(exc))}")
+        return None
+    with _progress() as progress:
+        task = progress.add_task("clips", total=None, detail="")
+
+        def on_step(clip: Any, stage: str) -> None:
+            progress.update(task, detail=f"{clip.name}: {stage}")
+
+        from sqlmodel import select
+
+        from db import Clip
+
+        with session_scope(settings.db_url) as session:
+            total = len(ids) if ids is not None else len(session.exec(select(Clip.id)).all())
+        progress.update(task, total=total)
+
+        def on_clip(clip: Any, stage: str) -> None:
+            on_step(clip, stage)
+
+        result = runner.run(ids, progress=on_clip)
+        progress.update(task, completed=len(result.outcomes), detail="")
+    _print_run_summary(result)
+    return result
+
+
+def _print_run_summary(result: Any) -> None:
+    for outcome in result.outcomes:
+        if outcome.status == "failed":
+            for code, message in outcome.errors:
+                err.print(f"[red]✗[/] {escape(outcome.name)}: {escape(message)} [dim]({code})[/]")
+        elif outcome.status == "partial":
+            gone = "; ".join(f"{k}: {v}" for k, v in outcome.missing.items())
+            console.print(f"[yellow]~[/] {escape(outcome.name)}: partial ({escape(gone)})")
+    counts = result.counts()
+    codes = result.error_codes()
+    line = (
+        f"run {result.job_id}: {len(result.outcomes)} clips: {counts.get('done', 0)} done, "
+        f"{counts.get('partial', 0)} partial, {counts.get('failed', 0)} failed"
+    )
+    if codes:
+        line += " (" + ", ".join(f"{k}: {v}" for k, v in codes.most_common()) + ")"
+    console.print(line)
+
+
+@app.command()
+def cues(
+    clip: Annotated[str, typer.Argument(help="Clip id, name, sha256 prefix or original path.")],
+    home: HomeOpt = None,
+    db: DbOpt = None,
+    readable: Annotated[bool, typer.Option(help="The annotators' version instead of the prompt text.")] = False,
+) -> None:
+    """Print a clip's cue text (what the LLM is given)."""
+    from db import session_scope
+    from db.queries import find_clip, latest_cue_text
+
+    settings = _settings(home, db)
+    with session_scope(settings.db_url) as session:
+        found = find_clip(session, clip) or find_clip(session, str(Path(clip).resolve()))
+        if found is None or found.id is None:
+            err.print(f"[red]✗[/] no clip {escape(clip)!r}; see `annotator status`")
+            raise typer.Exit(1)
+        text = latest_cue_text(session, found.id)
+        if text is None:
+            err.print(f"[red]✗[/] clip {escape(found.name)} has no cue text yet: run `annotator run`")
+            raise typer.Exit(1)
+        console.print(text.readable_text if readable else text.prompt_text, markup=False)
+
+
+@app.command()
+def status(home: HomeOpt = None, db: DbOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Counts of clips by status, stages by outcome, errors by code."""
+    from db import session_scope
+    from db.queries import status_counts
+
+    settings = _settings(home, db)
+    with session_scope(settings.db_url) as session:
+        counts = status_counts(session)
+    if as_json:
+        console.print_json(json.dumps(counts))
+        return
+    table = Table(title=f"mer-annotator: {settings.home}")
+    table.add_column("what")
+    table.add_column("counts")
+    table.add_row("clips", _fmt(counts["clips"]))
+    for stage, by_status in sorted(counts["stages"].items()):
+        table.add_row(f"stage {stage}", _fmt(by_status))
+    table.add_row("drafts", _fmt(counts["drafts"]))
+    table.add_row("reviews", _fmt(counts["reviews"]))
+    table.add_row("errors", _fmt(counts["errors"]))
+    console.print(table)
+    for path, message in counts["ingest_failures"]:
+        err.print(f"[red]✗[/] {escape(message)}")
+
+
+def _fmt(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "-"
+
+
+@app.command()
+def models(
+    model: Annotated[str | None, typer.Option(help="Drafting model to check.")] = None,
+) -> None:
+    """Each backend, whether its model is on this machine, and how to get it."""
+    from annotator.drafting import create_drafting, drafting_names
+    from extractors import registry
+
+    table = Table(title="backends")
+    for column in ("kind", "name", "available", "detail"):
+        table.add_column(column, overflow="fold")
+    for kind in registry.KINDS:
+        for name in registry.names(kind):
+            try:
+                availability = registry.create(kind, name).available()
+                ok, detail = availability.ok, availability.detail
+            except Exception as exc:
+                ok, detail = False, str(exc)
+            table.add_row(kind, name, "yes" if ok else "[red]no[/]", escape(detail))
+    for name in drafting_names():
+        options = {"model": model} if model else {}
+        try:
+            availability = create_drafting(name, **options).available()
+            ok, detail = availability.ok, availability.detail
+        except Exception as exc:
+            ok, detail = False, str(exc)
+        table.add_row("drafting", name, "yes" if ok else "[red]no[/]", escape(detail))
+    console.print(table)
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Argument(help="Output folder (or .jsonl file for jsonl).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="hf | jsonl | mer-csv")] = "hf",
+    home: HomeOpt = None,
+    db: DbOpt = None,
+    no_media: Annotated[bool, typer.Option("--no-media", help="hf: do not copy the videos.")] = False,
+) -> None:
+    """Write the dataset: a Hugging Face dataset folder, JSONL, or MER-style CSV files."""
+    from annotator.export import FORMATS
+    from annotator.export import export as run_export
+    from db import session_scope
+
+    if fmt not in FORMATS:
+        err.print(f"[red]✗[/] unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    settings = _settings(home, db)
+    with session_scope(settings.db_url) as session:
+        path = run_export(session, fmt, out, copy_media=not no_media)
+    console.print(f"exported ({fmt}) to {path}")
+
+
+def review_command(settings: Settings, port: int, address: str = "127.0.0.1") -> list[str]:
+    script = Path(__file__).resolve().parent.parent / "app" / "review.py"
+    return [
+        sys.executable, "-m", "streamlit", "run", str(script),
+        "--server.headless", "true", "--server.port", str(port),
+        "--server.address", address, "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+
+
+@app.command()
+def review(
+    home: HomeOpt = None,
+    db: DbOpt = None,
+    port: Annotated[int, typer.Option(help="Port for the Streamlit app.")] = 8501,
+    address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    """Start the Streamlit review app (headless): open the printed URL in a browser."""
+    settings = _settings(home, db)
+    env = {**os.environ, "ANNOTATOR_HOME": str(settings.home), "ANNOTATOR_DB_URL": settings.db_url}
+    console.print(f"review app: http://{address}:{port}  (Ctrl-C to stop)")
+    raise typer.Exit(subprocess.call(review_command(settings, port, address), env=env))
+
+
+def sample_clip() -> Path:
+    """The bundled demo clip (real face video muxed with real speech; see scripts/make_sample.py)."""
+    return Path(str(resources.files("annotator") / "samples" / "demo.mp4"))
+
+
+@app.command()
+def demo(
+    home: Annotated[Path, typer.Option("--home", help="Where the demo writes.")] = Path("demo-output"),
+    max_new_tokens: Annotated[int, typer.Option(help="Draft length cap.")] = 512,
+) -> None:
+    """Run the whole flow on the bundled sample: ingest, extract, draft, export."""
+    from annotator.export import export as run_export
+    from annotator.pipeline import ingest as run_ingest
+    from db import session_scope
+    from db.queries import find_clip, latest_draft
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    settings = _settings(home, None)
+    sample = sample_clip()
+    console.print(f"[bold]1/4 ingest[/] {sample.name}")
+    ingested = run_ingest(settings, [sample])
+    if ingested.failed:
+        err.print(f"[red]✗[/] {ingested.failed[0][2]}")
+        raise typer.Exit(1)
+    console.print("[bold]2/4 extract, textualize, draft[/] (the first run loads the models)")
+    result = _run(home, None, "landmarks", "opensmile", "faster-whisper", "transformers", None,
+                  max_new_tokens, 1, None, False, [str(sample.resolve())])  # fmt: skip
+    out = settings.home / "export-hf"
+    console.print(f"[bold]3/4 export[/] Hugging Face dataset -> {out}")
+    with session_scope(settings.db_url) as session:
+        run_export(session, "hf", out)
+        clip = find_clip(session, str(sample.resolve()))
+        draft = latest_draft(session, clip.id) if clip and clip.id else None
+    console.print("[bold]4/4 done[/]")
+    if draft is not None:
+        console.rule("draft")
+        console.print(f"labels:  {', '.join(draft.labels) or '-'}   valence {draft.valence}  arousal {draft.arousal}  ({draft.status})", markup=False)
+        console.print(f"caption: {draft.caption or draft.error_message}", markup=False)
+        console.rule()
+    console.print(
+        f"database:     {settings.db_url}\n"
+        f"cue text:     .venv/bin/annotator cues {clip.id if clip else 1} --home {settings.home}\n"
+        f"dataset:      python -c \"import datasets; print(datasets.load_dataset('{out}', split='train'))\"\n"
+        f"review UI:    .venv/bin/annotator review --home {settings.home}   (then open http://127.0.0.1:8501)",
+        markup=False,
+    )
+    if result is None or result.failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Settings: where data lives and which backends run, read when asked (never at import time)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from annotator.drafting.models import DEFAULT_DRAFT_MODEL
+from db.engine import sqlite_url
+
+ENV_HOME = "ANNOTATOR_HOME"
+ENV_DB_URL = "ANNOTATOR_DB_URL"
+
+
+def default_home() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("mer-annotator", appauthor=False))
+
+
+@dataclass
+class Settings:
+    home: Path
+    db_url: str
+    face_backend: str = "landmarks"
+    voice_backend: str = "opensmile"
+    speech_backend: str = "faster-whisper"
+    drafting_backend: str = "transformers"
+    face_options: dict[str, Any] = field(default_factory=dict)
+    voice_options: dict[str, Any] = field(default_factory=dict)
+    speech_options: dict[str, Any] = field(default_factory=dict)
+    drafting_options: dict[str, Any] = field(default_factory=dict)
+    samples: int = 1  # drafts per clip; >1 samples with temperature
+
+    @classmethod
+    def load(
+        cls, home: str | Path | None = None, db_url: str | None = None, **overrides: Any
+    ) -> Settings:
+        """Command-line values first, then ANNOTATOR_HOME / ANNOTATOR_DB_URL, then defaults."""
+        home_path = Path(home or os.environ.get(ENV_HOME) or default_home()).expanduser()
+        url = db_url or os.environ.get(ENV_DB_URL) or sqlite_url(home_path / "annotator.db")
+        settings = cls(home=home_path, db_url=url)
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(settings, key, value)
+        settings.drafting_options.setdefault("model", DEFAULT_DRAFT_MODEL)
+        return settings
+
+    def ensure_home(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "cues").mkdir(exist_ok=True)
+
+    @property
+    def cues_dir(self) -> Path:
+        return self.home / "cues"

@@ -1,0 +1,520 @@
+"""The batch runner: ingest files, then extract -> textualize -> draft each pending clip.
+
+Every stage is keyed by (clip, stage, config hash): a rerun skips what is done
+and redoes what failed or changed. One clip's failure is recorded on the clip
+(typed code, one-line message) and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlmodel import col, select
+
+from annotator.config import Settings
+from annotator.drafting import (
+    PROMPT_VERSION,
+    DraftingBackend,
+    DraftParseError,
+    build_messages,
+    create_drafting,
+    decoding_schema,
+    parse_draft,
+)
+from db import (
+    Clip,
+    ClipPath,
+    ClipStatus,
+    CueRecord,
+    CueTextRecord,
+    Draft,
+    DraftStatus,
+    IngestFailure,
+    Job,
+    Stage,
+    StageRun,
+    StageStatus,
+    session_scope,
+)
+from db.models import utcnow
+from db.queries import stage_run
+from extractors import registry
+from extractors.errors import AnnotatorError
+from extractors.media import ClipMedia, probe
+from extractors.schema import (
+    CUES_SCHEMA_VERSION,
+    Cues,
+    FaceCues,
+    MediaInfo,
+    SpeechCues,
+    VoiceCues,
+    config_hash,
+)
+from textualize import TEXTUALIZER_VERSION, CueText, render
+
+log = logging.getLogger(__name__)
+
+MEDIA_SUFFIXES = {
+    ".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv",
+    ".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac",
+}  # fmt: skip
+
+MODALITY_STAGES = (Stage.FACE, Stage.VOICE, Stage.SPEECH)
+ProgressFn = Callable[[str], None]
+
+
+# ----------------------------------------------------------------------------- ingest
+
+
+@dataclass
+class IngestResult:
+    added: list[str] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, existing clip name)
+    failed: list[tuple[str, str, str]] = field(default_factory=list)  # (path, code, message)
+
+
+def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files as given, folders walked recursively for media suffixes, in sorted order."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in MEDIA_SUFFIXES:
+                    yield child
+        else:
+            yield path
+
+
+def ingest(settings: Settings, paths: Iterable[str | Path], progress: ProgressFn | None = None) -> IngestResult:
+    """Probe and hash each file; the same bytes under another name join the existing clip."""
+    settings.ensure_home()
+    result = IngestResult()
+    for path in expand_paths(paths):
+        shown = str(path)
+        if progress:
+            progress(shown)
+        resolved = str(path.resolve()) if path.exists() else shown
+        try:
+            info = probe(path)
+        except AnnotatorError as exc:
+            result.failed.append((shown, exc.code, str(exc)))
+            _record_ingest_failure(settings, resolved, exc.code, str(exc))
+            continue
+        with session_scope(settings.db_url) as session:
+            clip = session.exec(select(Clip).where(Clip.sha256 == info.sha256)).first()
+            if clip is None:
+                clip = _new_clip(info, path, resolved)
+                session.add(clip)
+                session.flush()
+                result.added.append(shown)
+            else:
+                result.duplicates.append((shown, clip.name))
+            if session.exec(select(ClipPath).where(ClipPath.path == resolved)).first() is None:
+                session.add(ClipPath(clip_id=clip.id, path=resolved))
+            failure = session.exec(select(IngestFailure).where(IngestFailure.path == resolved)).first()
+            if failure is not None:
+                session.delete(failure)
+    return result
+
+
+def _new_clip(info: MediaInfo, path: Path, resolved: str) -> Clip:
+    return Clip(
+        sha256=info.sha256,
+        name=path.name,
+        source_uri=resolved,
+        duration_s=info.duration_s,
+        fps=info.fps,
+        width=info.width,
+        height=info.height,
+        has_audio=info.has_audio,
+        has_video=info.has_video,
+        media_json=info.to_dict(),
+    )
+
+
+def _record_ingest_failure(settings: Settings, path: str, code: str, message: str) -> None:
+    with session_scope(settings.db_url) as session:
+        row = session.exec(select(IngestFailure).where(IngestFailure.path == path)).first()
+        if row is None:
+            row = IngestFailure(path=path, error_code=code, error_message=message)
+        else:
+            row.error_code, row.error_message, row.seen_at = code, message, utcnow()
+        session.add(row)
+
+
+# ----------------------------------------------------------------------------- run
+
+
+@dataclass
+class ClipOutcome:
+    clip_id: int
+    name: str
+    status: str  # done | partial | failed
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
+    missing: dict[str, str] = field(default_factory=dict)
+    draft_status: str | None = None
+    skipped_stages: int = 0
+
+
+@dataclass
+class RunResult:
+    job_id: int
+    outcomes: list[ClipOutcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[ClipOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    def counts(self) -> Counter[str]:
+        return Counter(o.status for o in self.outcomes)
+
+    def error_codes(self) -> Counter[str]:
+        return Counter(code for o in self.outcomes for code, _ in o.errors)
+
+
+class Runner:
+    """Holds the backends for one run so each model loads once per process."""
+
+    def __init__(self, settings: Settings, draft: bool = True):
+        self.settings = settings
+        self.draft = draft
+        self.face = registry.create("face", settings.face_backend, **settings.face_options)
+        self.voice = registry.create("voice", settings.voice_backend, **settings.voice_options)
+        self.speech = registry.create("speech", settings.speech_backend, **settings.speech_options)
+        self._drafter: DraftingBackend | None = None
+
+    @property
+    def drafter(self) -> DraftingBackend:
+        if self._drafter is None:
+            self._drafter = create_drafting(
+                self.settings.drafting_backend, **self.settings.drafting_options
+            )
+        return self._drafter
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "face": [self.settings.face_backend, self.face.config()],
+            "voice": [self.settings.voice_backend, self.voice.config()],
+            "speech": [self.settings.speech_backend, self.speech.config()],
+            "drafting": [self.settings.drafting_backend, self.settings.drafting_options],
+            "samples": self.settings.samples,
+            "draft": self.draft,
+        }
+
+    # -- batch
+
+    def run(
+        self,
+        clip_ids: list[int] | None = None,
+        retry_failed: bool = True,
+        progress: Callable[[Clip, str], None] | None = None,
+    ) -> RunResult:
+        settings = self.settings
+        settings.ensure_home()
+        with session_scope(settings.db_url) as session:
+            query = select(Clip).order_by(col(Clip.id))
+            if clip_ids is not None:
+                query = query.where(col(Clip.id).in_(clip_ids))
+            clips = list(session.exec(query).all())
+            job = Job(command="run", config_json=self.config(), n_clips=len(clips))
+            session.add(job)
+            session.flush()
+            job_id = job.id
+        assert job_id is not None
+        result = RunResult(job_id=job_id)
+        for clip in clips:
+            outcome = self.process_clip(clip, job_id, progress)
+            result.outcomes.append(outcome)
+        counts = result.counts()
+        with session_scope(settings.db_url) as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            job.n_done = counts.get("done", 0)
+            job.n_partial = counts.get("partial", 0)
+            job.n_failed = counts.get("failed", 0)
+            job.errors_json = dict(result.error_codes())
+            job.finished_at = utcnow()
+            session.add(job)
+        return result
+
+    # -- one clip
+
+    def process_clip(
+        self, clip: Clip, job_id: int | None = None, progress: Callable[[Clip, str], None] | None = None
+    ) -> ClipOutcome:
+        assert clip.id is not None
+        outcome = ClipOutcome(clip_id=clip.id, name=clip.name, status="done")
+
+        def step(stage: str) -> None:
+            if progress:
+                progress(clip, stage)
+
+        media_path = self._media_path(clip)
+        if media_path is None:
+            outcome.status = "failed"
+            outcome.errors.append(("file_not_found", f"{clip.source_uri}: file is gone"))
+            self._finish_clip(clip.id, outcome)
+            return outcome
+        media = ClipMedia(media_path, MediaInfo.from_dict(clip.media_json))
+        cues = Cues(media=media.info)
+        records: dict[str, int | None] = {}
+        for stage in MODALITY_STAGES:
+            step(stage)
+            cue, record_id = self._modality(stage, clip, media, job_id, outcome)
+            records[stage] = record_id
+            if cue is not None:
+                setattr(cues, stage, cue)
+        for modality, reason in cues.all_missing().items():
+            outcome.missing.setdefault(modality, reason)
+        cues.missing.update({k: v for k, v in outcome.missing.items() if getattr(cues, k) is None})
+        step(Stage.TEXTUALIZE)
+        text_record = self._textualize(clip.id, cues, records, job_id)
+        if self.draft:
+            step(Stage.DRAFT)
+            outcome.draft_status = self._draft(clip.id, text_record, job_id, outcome)
+        if outcome.errors:
+            outcome.status = "failed"
+        elif outcome.missing:
+            outcome.status = "partial"
+        self._finish_clip(clip.id, outcome)
+        return outcome
+
+    def _media_path(self, clip: Clip) -> Path | None:
+        if Path(clip.source_uri).is_file():
+            return Path(clip.source_uri)
+        with session_scope(self.settings.db_url) as session:
+            for row in session.exec(select(ClipPath).where(ClipPath.clip_id == clip.id)).all():
+                if Path(row.path).is_file():
+                    return Path(row.path)
+        return None
+
+    def _backend(self, stage: str) -> Any:
+        return {Stage.FACE: self.face, Stage.VOICE: self.voice, Stage.SPEECH: self.speech}[stage]
+
+    def _modality(
+        self, stage: str, clip: Clip, media: ClipMedia, job_id: int | None, outcome: ClipOutcome
+    ) -> tuple[FaceCues | VoiceCues | SpeechCues | None, int | None]:
+        assert clip.id is not None
+        backend = self._backend(stage)
+        key = config_hash({"stage": stage, "backend": backend.name, "version": backend.version, **backend.config()})
+        needs = "video" if stage == Stage.FACE else "audio"
+        has = clip.has_video if needs == "video" else clip.has_audio
+        with session_scope(self.settings.db_url) as session:
+            previous = stage_run(session, clip.id, stage, key)
+            if previous is not None and previous.status in (StageStatus.DONE, StageStatus.PARTIAL):
+                record = session.get(CueRecord, previous.output_id) if previous.output_id else None
+                if record is not None:
+                    outcome.skipped_stages += 1
+                    return self._load_cue(stage, record), record.id
+            if previous is not None and previous.status == StageStatus.SKIPPED:
+                outcome.skipped_stages += 1
+                outcome.missing[stage] = previous.error_message or f"no {needs} stream"
+                return None, None
+        if not has:
+            self._save_stage(clip.id, stage, key, backend.config(), StageStatus.SKIPPED, job_id,
+                             message=f"no {needs} stream")  # fmt: skip
+            outcome.missing[stage] = f"no {needs} stream"
+            return None, None
+        start = time.perf_counter()
+        try:
+            cue = backend.extract(media)
+        except AnnotatorError as exc:
+            self._stage_failed(clip.id, stage, key, backend.config(), job_id, outcome, exc.code, str(exc))
+            return None, None
+        except Exception as exc:  # a backend bug must not stop the batch
+            log.debug("stage %s crashed on %s\n%s", stage, clip.name, traceback.format_exc())
+            message = f"{clip.name}: {stage} backend crashed: {type(exc).__name__}: {_first_line(exc)}"
+            self._stage_failed(clip.id, stage, key, backend.config(), job_id, outcome, "extraction_failed", message)
+            return None, None
+        record_id = self._save_cue(clip, stage, key, cue)
+        status = StageStatus.PARTIAL if cue.missing_reason else StageStatus.DONE
+        self._save_stage(clip.id, stage, key, backend.config(), status, job_id,
+                         output_id=record_id, duration=time.perf_counter() - start,
+                         message=cue.missing_reason)  # fmt: skip
+        return cue, record_id
+
+    def _stage_failed(self, clip_id: int, stage: str, key: str, cfg: dict[str, Any], job_id: int | None,
+                      outcome: ClipOutcome, code: str, message: str) -> None:  # fmt: skip
+        message = _first_line(message)
+        self._save_stage(clip_id, stage, key, cfg, StageStatus.FAILED, job_id, code=code, message=message)
+        outcome.errors.append((code, message))
+        outcome.missing[stage] = f"{stage} extraction failed ({code})"
+
+    def _save_stage(self, clip_id: int, stage: str, key: str, cfg: dict[str, Any], status: str,
+                    job_id: int | None, output_id: int | None = None, duration: float | None = None,
+                    code: str | None = None, message: str | None = None) -> None:  # fmt: skip
+        with session_scope(self.settings.db_url) as session:
+            row = stage_run(session, clip_id, stage, key) or StageRun(
+                clip_id=clip_id, stage=stage, config_hash=key, status=status
+            )
+            row.config_json = cfg
+            row.status = status
+            row.output_id = output_id
+            row.duration_s = None if duration is None else round(duration, 3)
+            row.error_code = code
+            row.error_message = message
+            row.job_id = job_id
+            row.finished_at = utcnow()
+            session.add(row)
+
+    def _save_cue(self, clip: Clip, stage: str, key: str, cue: FaceCues | VoiceCues | SpeechCues) -> int:
+        assert clip.id is not None
+        frames_path: str | None = None
+        frames = getattr(cue, "frames", None)
+        if isinstance(frames, pd.DataFrame):
+            rel = Path("cues") / clip.sha256[:2] / clip.sha256 / f"{stage}-{key}.parquet"
+            target = self.settings.home / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            frames.reset_index(drop=True).to_parquet(target, index=False)
+            frames_path = str(rel)
+        with session_scope(self.settings.db_url) as session:
+            record = session.exec(
+                select(CueRecord).where(
+                    CueRecord.clip_id == clip.id, CueRecord.modality == stage, CueRecord.config_hash == key
+                )
+            ).first() or CueRecord(clip_id=clip.id, modality=stage, backend=cue.backend,
+                                   backend_version=cue.backend_version, config_hash=key,
+                                   schema_version=CUES_SCHEMA_VERSION)  # fmt: skip
+            record.summary_json = cue.to_dict()
+            record.frames_path = frames_path
+            record.missing_reason = cue.missing_reason
+            record.backend_version = cue.backend_version
+            session.add(record)
+            session.flush()
+            assert record.id is not None
+            return record.id
+
+    def _load_cue(self, stage: str, record: CueRecord) -> FaceCues | VoiceCues | SpeechCues:
+        if stage == Stage.SPEECH:
+            return SpeechCues.from_dict(record.summary_json)
+        frames = (
+            pd.read_parquet(self.settings.home / record.frames_path)
+            if record.frames_path
+            else pd.DataFrame({"time_s": []})
+        )
+        if stage == Stage.FACE:
+            return FaceCues.from_dict(record.summary_json, frames)
+        return VoiceCues.from_dict(record.summary_json, frames)
+
+    def _textualize(
+        self, clip_id: int, cues: Cues, records: dict[str, int | None], job_id: int | None
+    ) -> CueTextRecord:
+        key = config_hash({"textualizer": TEXTUALIZER_VERSION, "records": records, "missing": cues.missing})
+        with session_scope(self.settings.db_url) as session:
+            existing = session.exec(
+                select(CueTextRecord).where(CueTextRecord.clip_id == clip_id, CueTextRecord.config_hash == key)
+            ).first()
+            if existing is not None:
+                return existing
+        text: CueText = render(cues)
+        with session_scope(self.settings.db_url) as session:
+            record = CueTextRecord(
+                clip_id=clip_id,
+                config_hash=key,
+                textualizer_version=text.version,
+                prompt_text=text.prompt_text,
+                readable_text=text.readable_text,
+                partial=text.partial,
+                missing_json=dict(text.missing),
+            )
+            session.add(record)
+            session.flush()
+        self._save_stage(clip_id, Stage.TEXTUALIZE, key, {"textualizer": TEXTUALIZER_VERSION},
+                         StageStatus.DONE, job_id, output_id=record.id)  # fmt: skip
+        return record
+
+    def _draft(self, clip_id: int, text: CueTextRecord, job_id: int | None, outcome: ClipOutcome) -> str | None:
+        settings = self.settings
+        cfg = {
+            "backend": settings.drafting_backend,
+            "options": settings.drafting_options,
+            "prompt": PROMPT_VERSION,
+            "cue_text": text.config_hash,
+            "samples": settings.samples,
+        }
+        key = config_hash(cfg)
+        with session_scope(settings.db_url) as session:
+            previous = stage_run(session, clip_id, Stage.DRAFT, key)
+            if previous is not None and previous.status == StageStatus.DONE:
+                outcome.skipped_stages += 1
+                draft = session.get(Draft, previous.output_id) if previous.output_id else None
+                return draft.status if draft else None
+        start = time.perf_counter()
+        try:
+            drafter = self.drafter
+            messages = build_messages(text.prompt_text, text.missing_json or None)
+            generations = drafter.generate(messages, decoding_schema(), n=settings.samples)
+        except AnnotatorError as exc:
+            self._stage_failed(clip_id, Stage.DRAFT, key, cfg, job_id, outcome, exc.code, str(exc))
+            return None
+        except Exception as exc:
+            log.debug("drafting crashed\n%s", traceback.format_exc())
+            self._stage_failed(clip_id, Stage.DRAFT, key, cfg, job_id, outcome, "drafting_failed",
+                               f"drafting crashed: {type(exc).__name__}: {_first_line(exc)}")  # fmt: skip
+            return None
+        first_id: int | None = None
+        statuses = []
+        with session_scope(settings.db_url) as session:
+            for index, gen in enumerate(generations):
+                draft = session.exec(
+                    select(Draft).where(Draft.clip_id == clip_id, Draft.config_hash == key,
+                                        Draft.sample_index == index)  # fmt: skip
+                ).first() or Draft(clip_id=clip_id, cue_text_id=text.id, config_hash=key,
+                                   sample_index=index, backend=drafter.name, model_id=drafter.model_id,
+                                   prompt_version=PROMPT_VERSION)  # fmt: skip
+                draft.raw_output = gen.text
+                draft.prompt_tokens = gen.prompt_tokens
+                draft.completion_tokens = gen.completion_tokens
+                draft.latency_s = gen.latency_s
+                draft.partial = text.partial
+                draft.missing_json = dict(text.missing_json)
+                try:
+                    fields = parse_draft(gen.text)
+                except DraftParseError as exc:
+                    draft.status = DraftStatus.INVALID
+                    draft.error_message = str(exc) + (
+                        " (output cut at max_new_tokens)" if gen.finish_reason == "length" else ""
+                    )
+                else:
+                    draft.status = DraftStatus.VALID
+                    draft.error_message = None
+                    for name, value in fields.model_dump().items():
+                        setattr(draft, name, value)
+                statuses.append(draft.status)
+                session.add(draft)
+                session.flush()
+                if first_id is None:
+                    first_id = draft.id
+        self._save_stage(clip_id, Stage.DRAFT, key, cfg, StageStatus.DONE, job_id,
+                         output_id=first_id, duration=time.perf_counter() - start)  # fmt: skip
+        if DraftStatus.VALID not in statuses:
+            outcome.errors.append(("invalid_model_output", f"{outcome.name}: no valid draft; raw output kept"))
+        return DraftStatus.VALID if DraftStatus.VALID in statuses else DraftStatus.INVALID
+
+    def _finish_clip(self, clip_id: int, outcome: ClipOutcome) -> None:
+        with session_scope(self.settings.db_url) as session:
+            clip = session.get(Clip, clip_id)
+            assert clip is not None
+            clip.partial = bool(outcome.missing)
+            clip.missing_json = dict(outcome.missing)
+            if outcome.errors:
+                clip.status = ClipStatus.FAILED
+                clip.error_code, clip.error_message = outcome.errors[0]
+            else:
+                clip.error_code = clip.error_message = None
+                if clip.status != ClipStatus.REVIEWED:
+                    clip.status = ClipStatus.DRAFTED if self.draft else ClipStatus.EXTRACTED
+            session.add(clip)
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0] if text else type(value).__name__

