@@ -55,6 +55,9 @@ def _setup_logging(verbose: bool) -> None:
     for noisy in ("transformers", "faster_whisper", "urllib3", "httpx", "numba", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Our progress is drawn by rich; libraries' own tqdm bars (GGUF loading, datasets)
+    # would interleave with it. tqdm reads this when it is first imported.
+    os.environ.setdefault("TQDM_DISABLE", "1")
     import warnings
 
     warnings.filterwarnings("ignore")

@@ -163,8 +163,10 @@ def _features() -> Any:
 
 def write_hf(rows: list[dict[str, Any]], out: Path, copy_media: bool = True) -> Path:
     """A folder that is a Hugging Face dataset repo: Parquet data files plus a dataset card."""
+    import datasets
     from datasets import Dataset
 
+    datasets.disable_progress_bars()
     out.mkdir(parents=True, exist_ok=True)
     data_dir = out / "data"
     data_dir.mkdir(exist_ok=True)

@@ -75,7 +75,9 @@ def decoding_schema() -> dict:
     props["valence"] = {"enum": VALENCE_STEPS, "description": props["valence"]["description"]}
     for key in ("arousal", "confidence"):
         props[key] = {"enum": UNIT_STEPS, "description": props[key]["description"]}
-    props["labels"]["items"] = {"type": "string", "maxLength": 40}
+    # Labels are one or two lower-case words ("happy", "mildly anxious"), not phrases.
+    props["labels"]["items"] = {"type": "string", "pattern": "^[a-z]{3,16}( [a-z]{3,16})?$"}
+    props["labels"]["maxItems"] = 4
     return schema
 
 

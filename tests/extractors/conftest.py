@@ -42,6 +42,18 @@ ESPEAK_SENTENCE = (
 )
 
 
+@pytest.fixture(scope="session")
+def sample_utterances() -> list[tuple[float, float, str]]:
+    """(start_s, end_s, text) of each utterance in sample.wav, from its sample.stm."""
+    return list(SAMPLE_UTTERANCES)
+
+
+@pytest.fixture(scope="session")
+def espeak_sentence() -> str:
+    """The sentence spoken in ``espeak_m4a_clip``."""
+    return ESPEAK_SENTENCE
+
+
 def write_wav(path: Path, samples: np.ndarray, rate: int = AUDIO_SAMPLE_RATE) -> Path:
     """Mono 16-bit PCM wav from float samples in [-1, 1]."""
     pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")

