@@ -1,1 +1,1 @@
-"""placeholder"""
+"""The Streamlit review app (``app/review.py``) and its pure helpers (``app/logic.py``)."""

@@ -52,13 +52,13 @@ STAGES = (
 )
 LABELS = {
     "probe": "probe + sha256",
-    "decode_audio": "decode audio (16 kHz mono)",
-    "decode_frames": "decode frames (5 fps, max side 640)",
-    "face": "face (landmarks, dlib)",
-    "voice": "voice (opensmile eGeMAPSv02)",
-    "speech": "speech (faster-whisper tiny.en)",
+    "decode_audio": "decode audio",
+    "decode_frames": "decode frames 5 fps",
+    "face": "face landmarks",
+    "voice": "voice opensmile",
+    "speech": "speech whisper tiny.en",
     "textualize": "textualize",
-    "draft": "draft (transformers SmolLM2-135M)",
+    "draft": "draft SmolLM2-135M",
 }
 FRAME_RATE = 5.0  # the face backend's default
 MAX_SIDE = 640  # the face backend's default
@@ -69,6 +69,17 @@ def _maxrss_mib() -> float:
     # ru_maxrss is KiB on Linux (bytes on macOS).
     value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return value / (1024 * 1024) if sys.platform == "darwin" else value / 1024
+
+
+def _vmhwm_mib() -> float | None:
+    """Peak RSS of this address space (Linux), a cross-check of ``ru_maxrss``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def _cpu_s() -> float:
@@ -88,9 +99,16 @@ def _quiet() -> None:
 
 
 def default_clip() -> Path:
-    from annotator.cli import sample_clip
+    """``annotator.cli.sample_clip()`` without importing the CLI.
 
-    return sample_clip()
+    The parent must stay small: Linux carries a process's RSS high-water mark into
+    ``ru_maxrss`` across fork/exec, so a child's reading is at least the parent's peak
+    at spawn time. Importing ``annotator.cli`` (~150 MiB) here would floor every
+    stage's peak RSS; the bare parent stays near 20 MiB, below any stage.
+    """
+    from importlib import resources
+
+    return Path(str(resources.files("annotator") / "samples" / "demo.mp4"))
 
 
 # ----------------------------------------------------------------------------- child side
@@ -275,6 +293,7 @@ def run_child(stage: str, clip: Path, work: Path, repeat: int, max_new_tokens: i
         "rss_start_mib": round(rss_start, 1),
         "rss_after_setup_mib": round(rss_setup, 1),
         "peak_rss_mib": round(_maxrss_mib(), 1),
+        "vmhwm_mib": None if (hwm := _vmhwm_mib()) is None else round(hwm, 1),
         "output": out,
     }
 
@@ -436,7 +455,10 @@ def print_table(report: dict[str, Any]) -> None:
         _fmt(total_first - total_steady, 3), _fmt(_xrt(duration, total_steady)),
         _fmt(_xrt(duration, total_first)), f"max {peak:.0f}", "", "",
     )  # fmt: skip
-    Console(highlight=False).print(table)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=200)
+    console.print(table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -468,9 +490,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     _quiet()
-    from extractors.media import probe
-
-    info = probe(clip)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
@@ -482,8 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
-        "clip": {"path": str(clip), "duration_s": info.duration_s, "size_bytes": info.size_bytes,
-                 "width": info.width, "height": info.height, "fps": info.fps},  # fmt: skip
+        "clip": {"path": str(clip)},
         "repeat": args.repeat,
         "max_new_tokens": args.max_new_tokens,
         "loadavg_start": _loadavg(),
@@ -498,6 +516,13 @@ def main(argv: list[str] | None = None) -> int:
             )
     report["total_wall_s"] = round(time.perf_counter() - t0, 1)
     report["loadavg_end"] = _loadavg()
+    report["parent_peak_rss_mib"] = round(_maxrss_mib(), 1)
+    # Probed only now, after the children ran (see default_clip for why).
+    from extractors.media import probe
+
+    info = probe(clip)
+    report["clip"].update(duration_s=info.duration_s, size_bytes=info.size_bytes,
+                          width=info.width, height=info.height, fps=info.fps)  # fmt: skip
     summarize(report["stages"], info.duration_s)
     print_table(report)
     print(

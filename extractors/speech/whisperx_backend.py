@@ -308,9 +308,15 @@ class WhisperXSpeechBackend:
         if not vad_ok:
             raise ModelNotAvailableError(vad_detail)
         key = (
-            "asr", path, self.device, self.compute_type, self.language,
-            self.vad_method, self.beam_size, self._threads(),
-        )  # fmt: skip
+            "asr",
+            path,
+            self.device,
+            self.compute_type,
+            self.language,
+            self.vad_method,
+            self.beam_size,
+            self._threads(),
+        )
 
         def load() -> Any:
             import whisperx
@@ -401,9 +407,13 @@ class WhisperXSpeechBackend:
                     import whisperx
 
                     result = whisperx.align(
-                        raw_segments, model, metadata_, signal, self.device,
+                        raw_segments,
+                        model,
+                        metadata_,
+                        signal,
+                        self.device,
                         return_char_alignments=False,
-                    )  # fmt: skip
+                    )
                     raw_segments = [s for s in result["segments"] if str(s.get("text", "")).strip()]
                     aligned = True
                 except Exception as exc:

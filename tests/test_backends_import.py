@@ -1,0 +1,65 @@
+"""Every backend's library imports in this environment: a broken dependency
+resolution (torch / torchcodec / py-feat / whisperX) fails here, not for a user."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ["torch", "torchaudio", "torchvision", "torchcodec", "av", "dlib", "opensmile",
+         "faster_whisper", "ctranslate2", "whisperx", "feat", "transformers", "gguf",
+         "lmformatenforcer", "datasets", "streamlit", "label_studio_sdk", "sqlmodel"]  # fmt: skip
+
+
+@pytest.mark.parametrize("module", HEAVY)
+def test_backend_library_imports(module: str) -> None:
+    # In a subprocess: import-order accidents in this test process must not hide a failure.
+    proc = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_torch_is_the_pinned_release_and_torchcodec_loads_its_ffmpeg() -> None:
+    import torch
+    import torchcodec
+
+    assert torch.__version__.startswith("2.8.")
+    assert torchcodec.__version__.startswith("0.7.")
+    from torchcodec.decoders import VideoDecoder  # loads libtorchcodec + system FFmpeg
+
+    assert VideoDecoder is not None
+
+
+def test_every_registered_backend_is_listed() -> None:
+    from annotator.drafting import drafting_names
+    from extractors import registry
+
+    assert registry.names("face") == ["landmarks", "openface"]
+    assert registry.names("voice") == ["opensmile"]
+    assert registry.names("speech") == ["faster-whisper", "whisperx"]
+    assert "transformers" in drafting_names()
+
+
+def test_unknown_backend_names_the_known_ones() -> None:
+    from extractors import registry
+    from extractors.registry import UnknownBackendError
+
+    with pytest.raises(UnknownBackendError, match="known face backends: landmarks, openface"):
+        registry.create("face", "nope")
+
+
+def test_layering_extractors_and_textualize_do_not_import_db_or_annotator() -> None:
+    code = (
+        "import sys, extractors.registry as r, textualize; r.names('face'); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'db', 'annotator', 'app', 'sqlmodel'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stderr[-1000:]
+
+
+def test_modules_import_without_side_effects() -> None:
+    for name in ["annotator.cli", "annotator.pipeline", "annotator.export", "db.queries"]:
+        importlib.import_module(name)

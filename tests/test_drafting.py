@@ -1,0 +1,103 @@
+"""Drafting: schema parsing on malformed output, model resolution, and the real bundled model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from annotator.drafting import DraftParseError, build_messages, create_drafting, decoding_schema, parse_draft
+from annotator.drafting.models import resolve_model
+from extractors.errors import ModelNotAvailableError
+
+GOOD = {
+    "visual_clues": "smile", "acoustic_clues": "loud", "lexical_clues": "we won",
+    "reasoning": "all positive", "caption": "Elated after a win.", "labels": ["joy"],
+    "valence": 0.9, "arousal": 0.8, "confidence": 0.6,
+}  # fmt: skip
+
+
+def test_parse_accepts_fenced_json_and_cleans_labels() -> None:
+    raw = "Here you go:\n```json\n" + json.dumps({**GOOD, "labels": [" Joy", "joy", "Relief "]}) + "\n```"
+    fields = parse_draft(raw)
+    assert fields.labels == ["joy", "relief"]
+    assert fields.caption == "Elated after a win."
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("", "no JSON object"),
+        ("I am not sure", "no JSON object"),
+        ('{"caption": "x", ', "no JSON object"),
+        ('{"caption": "x",}', "not valid JSON"),
+        ("[1, 2]", "no JSON object"),
+        (json.dumps({**GOOD, "arousal": 1.5}), "arousal"),
+        (json.dumps({**GOOD, "labels": []}), "labels"),
+        (json.dumps({k: v for k, v in GOOD.items() if k != "caption"}), "caption"),
+        (json.dumps({**GOOD, "caption": "Error: model overloaded"}), "error message"),
+    ],
+)
+def test_malformed_output_raises_one_line_typed_error(raw: str, message: str) -> None:
+    with pytest.raises(DraftParseError, match=message) as info:
+        parse_draft(raw)
+    assert "\n" not in str(info.value)
+    assert info.value.code == "invalid_model_output"
+
+
+def test_decoding_schema_bounds_numbers_to_steps() -> None:
+    props = decoding_schema()["properties"]
+    assert min(props["valence"]["enum"]) == -1.0 and max(props["valence"]["enum"]) == 1.0
+    assert props["arousal"]["enum"][0] == 0.0 and props["arousal"]["enum"][-1] == 1.0
+
+
+def test_prompt_names_missing_modalities() -> None:
+    messages = build_messages("Visual cues:\n- none", {"face": "no video stream"})
+    assert messages[0]["role"] == "system"
+    assert "face: no video stream" in messages[1]["content"]
+
+
+def test_bundled_model_resolves_to_a_gguf_file_in_its_package() -> None:
+    resolved = resolve_model("bundled:smollm2-135m")
+    assert resolved.gguf_file == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert (Path(resolved.path) / resolved.gguf_file).is_file()
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("bundled:nope", "unknown bundled model"),
+        ("/no/such/model/dir", "no such file, folder or hub id"),
+        ("someone/unknown-model-xyz", "not in the local Hugging Face cache"),
+    ],
+)
+def test_missing_model_gives_one_clear_line(spec: str, message: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotAvailableError, match=message):
+        resolve_model(spec)
+    availability = create_drafting("transformers", model=spec).available()
+    assert not availability.ok and message in availability.detail
+
+
+def test_local_folder_without_model_files_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotAvailableError, match="neither a transformers model"):
+        resolve_model(str(tmp_path))
+
+
+@pytest.mark.slow
+def test_bundled_model_drafts_schema_valid_json_on_cpu() -> None:
+    """The real SmolLM2 GGUF through transformers with the JSON constraint."""
+    backend = create_drafting("transformers", max_new_tokens=512)
+    text = (
+        "Visual cues:\n- AU12 lip corner puller, strong, 1.2-2.8 s\n"
+        "Acoustic cues:\n- pitch high and rising relative to the clip\n- loud\n"
+        "Transcript:\n- [0.5-2.9] I can't believe we actually won this!"
+    )
+    (generation,) = backend.generate(build_messages(text), decoding_schema())
+    fields = parse_draft(generation.text)  # raises if the constraint let invalid JSON through
+    assert generation.finish_reason == "stop"
+    assert 0 < generation.completion_tokens <= 512
+    assert -1 <= fields.valence <= 1 and 0 <= fields.arousal <= 1
+    assert all(1 <= len(label.split()) <= 2 for label in fields.labels)
+    assert backend.model_id.startswith("SmolLM2-135M-Instruct")
