@@ -21,6 +21,7 @@ stage is run alone).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pickle
@@ -32,7 +33,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +64,7 @@ LABELS = {
 }
 FRAME_RATE = 5.0  # the face backend's default
 MAX_SIDE = 640  # the face backend's default
-CHILD_TIMEOUT_S = 300
+CHILD_TIMEOUT_S = 300  # per stage subprocess
 
 
 def _maxrss_mib() -> float:
@@ -139,7 +141,9 @@ def _extract(kind: str, name: str, clip: Path) -> Any:
     return registry.create(kind, name).extract(_media(clip))
 
 
-def _prepare(stage: str, clip: Path, work: Path, max_new_tokens: int) -> tuple[Callable[[], Any], dict]:
+def _prepare(
+    stage: str, clip: Path, work: Path, max_new_tokens: int
+) -> tuple[Callable[[], Any], dict]:
     """Inputs for ``stage`` (untimed) and the callable that runs it once."""
     setup: dict[str, Any] = {}
     if stage == "probe":
@@ -172,9 +176,15 @@ def _prepare(stage: str, clip: Path, work: Path, max_new_tokens: int) -> tuple[C
         from extractors.media import probe
         from extractors.schema import Cues
 
-        parts = {}
-        for kind, name in (("face", "landmarks"), ("voice", "opensmile"), ("speech", "faster-whisper")):
-            parts[kind], reused = _load_or(work / f"{kind}.pkl", lambda k=kind, n=name: _extract(k, n, clip))
+        parts: dict[str, Any] = {}
+        for kind, name in (
+            ("face", "landmarks"),
+            ("voice", "opensmile"),
+            ("speech", "faster-whisper"),
+        ):
+            parts[kind], reused = _load_or(
+                work / f"{kind}.pkl", partial(_extract, kind, name, clip)
+            )
             setup[f"{kind}_cues"] = "from stage child" if reused else "computed in setup"
         cues = Cues(media=probe(clip), **parts)
         cues.missing.update(cues.all_missing())
@@ -220,12 +230,16 @@ def _describe(stage: str, result: Any) -> dict[str, Any]:
     if stage == "decode_frames":
         return {"frames": len(result), "shape": list(result[0].rgb.shape) if result else None}
     if stage == "face":
-        return {"frames": int(len(result.frames)), "missing": result.missing_reason}
+        return {"frames": len(result.frames), "missing": result.missing_reason}
     if stage == "voice":
-        return {"frames": int(len(result.frames)), "missing": result.missing_reason}
+        return {"frames": len(result.frames), "missing": result.missing_reason}
     if stage == "speech":
-        return {"words": len(result.words), "segments": len(result.segments), "text": result.text[:80],
-                "missing": result.missing_reason}
+        return {
+            "words": len(result.words),
+            "segments": len(result.segments),
+            "text": result.text[:80],
+            "missing": result.missing_reason,
+        }
     if stage == "textualize":
         return {"prompt_chars": len(result.prompt_text), "partial": result.partial}
     if stage == "draft":
@@ -256,7 +270,9 @@ def _save_for_next(stage: str, result: Any, work: Path) -> None:
         _dump(work / "cue_text.pkl", (result.prompt_text, dict(result.missing)))
 
 
-def run_child(stage: str, clip: Path, work: Path, repeat: int, max_new_tokens: int) -> dict[str, Any]:
+def run_child(
+    stage: str, clip: Path, work: Path, repeat: int, max_new_tokens: int
+) -> dict[str, Any]:
     """Run one stage in this (fresh) process; return its timings and peak RSS."""
     _quiet()
     rss_start = _maxrss_mib()
@@ -308,6 +324,23 @@ def _loadavg() -> list[float] | None:
         return None
 
 
+def _busy_cpu_s() -> float | None:
+    """CPU seconds all processes on the machine have used since boot (Linux /proc/stat)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] != "cpu":
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def machine_info() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     try:
@@ -319,7 +352,8 @@ def machine_info() -> dict[str, Any]:
         pass
     try:
         mem_kib = next(
-            int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
             if line.startswith("MemTotal")
         )
         mem_gib: float | None = round(mem_kib / 1024**2, 1)
@@ -328,11 +362,17 @@ def machine_info() -> dict[str, Any]:
     versions = {}
     from importlib import metadata
 
-    for dist in ("torch", "transformers", "faster-whisper", "ctranslate2", "opensmile", "av", "dlib-bin"):
-        try:
+    for dist in (
+        "torch",
+        "transformers",
+        "faster-whisper",
+        "ctranslate2",
+        "opensmile",
+        "av",
+        "dlib-bin",
+    ):
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
     return {
         "cpu": cpu,
         "logical_cpus": os.cpu_count(),
@@ -346,7 +386,7 @@ def machine_info() -> dict[str, Any]:
 
 
 def run_stage_subprocess(
-    stage: str, clip: Path, work: Path, repeat: int, max_new_tokens: int
+    stage: str, clip: Path, work: Path, repeat: int, max_new_tokens: int, timeout_s: float
 ) -> dict[str, Any]:
     result_path = work / f"{stage}.result.json"
     cmd = [
@@ -356,11 +396,21 @@ def run_stage_subprocess(
     ]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     load_before = _loadavg()
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        cmd, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, cwd=str(ROOT)
-    )
+    busy0, own0, t0 = _busy_cpu_s(), _children_cpu_s(), time.perf_counter()
+    try:
+        proc = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, timeout=timeout_s, cwd=str(ROOT)
+        )
+    except subprocess.TimeoutExpired:
+        return {"stage": stage, "error": f"timed out after {timeout_s:.0f} s (--timeout)"}
     process_s = time.perf_counter() - t0
+    busy1, own1 = _busy_cpu_s(), _children_cpu_s()
+    # CPU that other processes used while this stage ran, as a share of all CPUs:
+    # a direct measure of how noisy the timing is (0 % = the machine was ours).
+    other_pct = None
+    if busy0 is not None and busy1 is not None and process_s > 0:
+        other = max((busy1 - busy0) - (own1 - own0), 0.0)
+        other_pct = round(100 * other / (process_s * (os.cpu_count() or 1)), 1)
     if proc.returncode != 0 or not result_path.is_file():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         return {"stage": stage, "error": f"exit {proc.returncode}: " + " | ".join(tail)}
@@ -368,6 +418,7 @@ def run_stage_subprocess(
     data["process_s"] = round(process_s, 2)  # interpreter start + setup + all calls
     data["loadavg_before"] = load_before
     data["loadavg_after"] = _loadavg()
+    data["other_cpu_pct"] = other_pct
     return data
 
 
@@ -400,7 +451,9 @@ def _note(row: dict[str, Any]) -> str:
     if stage == "decode_frames":
         return f"{out.get('frames')} frames {out.get('shape')}"
     if stage in ("face", "voice"):
-        return f"{out.get('frames')} rows" + (f", missing: {out['missing']}" if out.get("missing") else "")
+        return f"{out.get('frames')} rows" + (
+            f", missing: {out['missing']}" if out.get("missing") else ""
+        )
     if stage == "speech":
         return f"{out.get('words')} words"
     if stage == "textualize":
@@ -424,16 +477,17 @@ def print_table(report: dict[str, Any]) -> None:
         f"repeat {report['repeat']}, {report['machine']['logical_cpus']} CPUs",
         caption="x RT = clip duration / wall time (>1: faster than real time). "
         "load = first call - steady. peak RSS: whole child process; "
-        "+stage: peak over the RSS after inputs were prepared.",
+        "+stage: peak over the RSS after inputs were prepared. other CPU %: CPU used by "
+        "other processes while the stage ran (noise).",
     )
     for column in ("stage", "first call s", "steady s", "load s", "x RT steady", "x RT first",
-                   "peak RSS MiB", "+stage MiB", "notes"):  # fmt: skip
+                   "peak RSS MiB", "+stage MiB", "other CPU %", "notes"):  # fmt: skip
         table.add_column(column, justify="left" if column in ("stage", "notes") else "right")
     total_first = total_steady = 0.0
     peak = 0.0
     for row in report["stages"]:
         if "error" in row:
-            table.add_row(LABELS[row["stage"]], *["-"] * 7, f"[red]{row['error']}[/]")
+            table.add_row(LABELS[row["stage"]], *["-"] * 8, f"[red]{row['error']}[/]")
             continue
         total_first += row["first_s"]
         total_steady += row["steady_median_s"] or row["first_s"]
@@ -447,13 +501,14 @@ def print_table(report: dict[str, Any]) -> None:
             _fmt(row["x_realtime_first"]),
             _fmt(row["peak_rss_mib"], 0),
             _fmt(row["rss_delta_mib"], 0),
+            _fmt(row.get("other_cpu_pct"), 0),
             _note(row),
         )
     table.add_section()
     table.add_row(
         "all stages (sum)", _fmt(total_first, 3), _fmt(total_steady, 3),
         _fmt(total_first - total_steady, 3), _fmt(_xrt(duration, total_steady)),
-        _fmt(_xrt(duration, total_first)), f"max {peak:.0f}", "", "",
+        _fmt(_xrt(duration, total_first)), f"max {peak:.0f}", "", "", "",
     )  # fmt: skip
     console = Console(highlight=False)
     if not console.is_terminal:
@@ -463,13 +518,24 @@ def print_table(report: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clip", type=Path, default=None, help="Media file (default: bundled demo clip).")
-    parser.add_argument("--repeat", type=int, default=1, help="Steady-state runs after the first call.")
+    parser.add_argument(
+        "--clip", type=Path, default=None, help="Media file (default: bundled demo clip)."
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="Steady-state runs after the first call."
+    )
     parser.add_argument("--max-new-tokens", type=int, default=512, help="Draft length cap.")
     parser.add_argument("--skip-draft", action="store_true", help="Leave out the draft stage.")
     parser.add_argument("--stages", default=",".join(STAGES), help="Comma-separated subset to run.")
-    parser.add_argument("--json", type=Path, default=None, help="Write all numbers to this JSON file.")
-    parser.add_argument("--stage", choices=STAGES, help="Run one stage in this process (child mode).")
+    parser.add_argument(
+        "--timeout", type=float, default=CHILD_TIMEOUT_S, help="Seconds per stage process."
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, help="Write all numbers to this JSON file."
+    )
+    parser.add_argument(
+        "--stage", choices=STAGES, help="Run one stage in this process (child mode)."
+    )
     parser.add_argument("--workdir", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -499,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     stages = [s for s in STAGES if s in stages]  # pipeline order: later stages reuse outputs
 
     report: dict[str, Any] = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "clip": {"path": str(clip)},
         "repeat": args.repeat,
@@ -512,7 +578,9 @@ def main(argv: list[str] | None = None) -> int:
         for stage in stages:
             print(f"  {stage} ...", file=sys.stderr, flush=True)
             report["stages"].append(
-                run_stage_subprocess(stage, clip, Path(tmp), args.repeat, args.max_new_tokens)
+                run_stage_subprocess(
+                    stage, clip, Path(tmp), args.repeat, args.max_new_tokens, args.timeout
+                )
             )
     report["total_wall_s"] = round(time.perf_counter() - t0, 1)
     report["loadavg_end"] = _loadavg()
@@ -525,6 +593,10 @@ def main(argv: list[str] | None = None) -> int:
                           width=info.width, height=info.height, fps=info.fps)  # fmt: skip
     summarize(report["stages"], info.duration_s)
     print_table(report)
+    noisy = [r["stage"] for r in report["stages"] if (r.get("other_cpu_pct") or 0) > 10]
+    if noisy:
+        print(f"warning: other processes used >10 % of the CPUs during {', '.join(noisy)}: "
+              "those timings are inflated; rerun on an idle machine", file=sys.stderr)  # fmt: skip
     print(
         f"benchmark wall time {report['total_wall_s']} s; load average "
         f"{report['loadavg_start']} -> {report['loadavg_end']} (1/5/15 min)",
