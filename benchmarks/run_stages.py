@@ -142,7 +142,7 @@ def _extract(kind: str, name: str, clip: Path) -> Any:
 
 
 def _prepare(
-    stage: str, clip: Path, work: Path, max_new_tokens: int
+    stage: str, clip: Path, work: Path, max_new_tokens: int, torch_threads: int | None = None
 ) -> tuple[Callable[[], Any], dict]:
     """Inputs for ``stage`` (untimed) and the callable that runs it once."""
     setup: dict[str, Any] = {}
@@ -217,6 +217,11 @@ def _prepare(
         messages = build_messages(prompt_text, missing or None)
         schema = decoding_schema()
         drafter = create_drafting("transformers", max_new_tokens=max_new_tokens)
+        import torch
+
+        if torch_threads:
+            torch.set_num_threads(torch_threads)
+        setup["torch_threads"] = torch.get_num_threads()
         return (lambda: drafter.generate(messages, schema, n=1)[0]), setup
     raise SystemExit(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
 
@@ -271,13 +276,18 @@ def _save_for_next(stage: str, result: Any, work: Path) -> None:
 
 
 def run_child(
-    stage: str, clip: Path, work: Path, repeat: int, max_new_tokens: int
+    stage: str,
+    clip: Path,
+    work: Path,
+    repeat: int,
+    max_new_tokens: int,
+    torch_threads: int | None = None,
 ) -> dict[str, Any]:
     """Run one stage in this (fresh) process; return its timings and peak RSS."""
     _quiet()
     rss_start = _maxrss_mib()
     t0 = time.perf_counter()
-    call, setup = _prepare(stage, clip, work, max_new_tokens)
+    call, setup = _prepare(stage, clip, work, max_new_tokens, torch_threads)
     setup_s = time.perf_counter() - t0
     rss_setup = _maxrss_mib()
 
@@ -386,12 +396,19 @@ def machine_info() -> dict[str, Any]:
 
 
 def run_stage_subprocess(
-    stage: str, clip: Path, work: Path, repeat: int, max_new_tokens: int, timeout_s: float
+    stage: str,
+    clip: Path,
+    work: Path,
+    repeat: int,
+    max_new_tokens: int,
+    timeout_s: float,
+    torch_threads: int | None = None,
 ) -> dict[str, Any]:
     result_path = work / f"{stage}.result.json"
     cmd = [
         sys.executable, str(Path(__file__).resolve()), "--stage", stage, "--clip", str(clip),
         "--repeat", str(repeat), "--max-new-tokens", str(max_new_tokens),
+        *(["--torch-threads", str(torch_threads)] if torch_threads else []),
         "--workdir", str(work), "--result", str(result_path),
     ]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -531,6 +548,12 @@ def main(argv: list[str] | None = None) -> int:
         "--timeout", type=float, default=CHILD_TIMEOUT_S, help="Seconds per stage process."
     )
     parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads for the draft stage (default: torch's own, one per core).",
+    )
+    parser.add_argument(
         "--json", type=Path, default=None, help="Write all numbers to this JSON file."
     )
     parser.add_argument(
@@ -548,7 +571,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage:  # child mode (or a single stage run by hand)
         with tempfile.TemporaryDirectory() as tmp:
             work = args.workdir or Path(tmp)
-            data = run_child(args.stage, clip, work, args.repeat, args.max_new_tokens)
+            data = run_child(
+                args.stage, clip, work, args.repeat, args.max_new_tokens, args.torch_threads
+            )
         if args.result:
             args.result.write_text(json.dumps(data, indent=2))
         else:
@@ -570,6 +595,7 @@ def main(argv: list[str] | None = None) -> int:
         "clip": {"path": str(clip)},
         "repeat": args.repeat,
         "max_new_tokens": args.max_new_tokens,
+        "torch_threads": args.torch_threads,
         "loadavg_start": _loadavg(),
         "stages": [],
     }
@@ -579,7 +605,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {stage} ...", file=sys.stderr, flush=True)
             report["stages"].append(
                 run_stage_subprocess(
-                    stage, clip, Path(tmp), args.repeat, args.max_new_tokens, args.timeout
+                    stage,
+                    clip,
+                    Path(tmp),
+                    args.repeat,
+                    args.max_new_tokens,
+                    args.timeout,
+                    args.torch_threads,
                 )
             )
     report["total_wall_s"] = round(time.perf_counter() - t0, 1)
