@@ -21,7 +21,7 @@ from rich.table import Table
 from annotator.config import Settings
 
 app = typer.Typer(
-    help="mer-annotator: video -> textual emotion cues -> LLM draft caption -> human review -> dataset.",
+    help="mer-annotator: video -> emotion cues -> LLM draft caption -> human review -> dataset.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -35,7 +35,9 @@ HomeOpt = Annotated[
 ]
 DbOpt = Annotated[
     str | None,
-    typer.Option("--db", envvar="ANNOTATOR_DB_URL", help="SQLAlchemy URL; default SQLite in --home."),
+    typer.Option(
+        "--db", envvar="ANNOTATOR_DB_URL", help="SQLAlchemy URL; default SQLite in --home."
+    ),
 ]
 
 
@@ -94,7 +96,9 @@ def init(home: HomeOpt = None, db: DbOpt = None) -> None:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Media files or folders (walked recursively).")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Media files or folders (walked recursively).")
+    ],
     home: HomeOpt = None,
     db: DbOpt = None,
 ) -> None:
@@ -103,7 +107,7 @@ def ingest(
 
     settings = _settings(home, db)
     result = run_ingest(settings, paths)
-    for path, code, message in result.failed:
+    for _path, code, message in result.failed:
         err.print(f"[red]✗[/] {escape(message)} [dim]({code})[/]")
     for path, existing in result.duplicates:
         console.print(f"= {escape(path)}: same content as clip {escape(existing)}")
@@ -123,22 +127,54 @@ def run(
     voice: Annotated[str, typer.Option(help="Voice backend.")] = "opensmile",
     speech: Annotated[str, typer.Option(help="Speech backend.")] = "faster-whisper",
     drafter: Annotated[str, typer.Option("--drafter", help="Drafting backend.")] = "transformers",
-    model: Annotated[str | None, typer.Option(help="Drafting model: bundled name, local path or hub id.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Drafting model: bundled name, local path or hub id.")
+    ] = None,
     max_new_tokens: Annotated[int, typer.Option(help="Draft length cap.")] = 512,
     samples: Annotated[int, typer.Option(min=1, max=16, help="Drafts per clip.")] = 1,
-    openface_dir: Annotated[Path | None, typer.Option(help="Folder of OpenFace CSVs (face=openface).")] = None,
-    no_draft: Annotated[bool, typer.Option("--no-draft", help="Extract and textualize only.")] = False,
-    clip: Annotated[list[str] | None, typer.Option("--clip", help="Only these clips (id, name or path).")] = None,
+    openface_dir: Annotated[
+        Path | None, typer.Option(help="Folder of OpenFace CSVs (face=openface).")
+    ] = None,
+    no_draft: Annotated[
+        bool, typer.Option("--no-draft", help="Extract and textualize only.")
+    ] = False,
+    clip: Annotated[
+        list[str] | None, typer.Option("--clip", help="Only these clips (id, name or path).")
+    ] = None,
 ) -> None:
     """Extract cues, textualize and draft every clip; finished stages are skipped on rerun."""
-    result = _run(home, db, face, voice, speech, drafter, model, max_new_tokens, samples,
-                  openface_dir, no_draft, clip)  # fmt: skip
+    result = _run(
+        home,
+        db,
+        face,
+        voice,
+        speech,
+        drafter,
+        model,
+        max_new_tokens,
+        samples,
+        openface_dir,
+        no_draft,
+        clip,
+    )
     if result is None or result.failed:
         raise typer.Exit(1)
 
 
-def _run(home, db, face, voice, speech, drafter, model, max_new_tokens, samples,  # type: ignore[no-untyped-def]
-         openface_dir, no_draft, clips):  # fmt: skip
+def _run(
+    home,
+    db,
+    face,
+    voice,
+    speech,
+    drafter,
+    model,
+    max_new_tokens,
+    samples,  # type: ignore[no-untyped-def]
+    openface_dir,
+    no_draft,
+    clips,
+):
     from annotator.pipeline import Runner
     from db import session_scope
     from db.queries import find_clip
@@ -148,10 +184,16 @@ def _run(home, db, face, voice, speech, drafter, model, max_new_tokens, samples,
         drafting_options["model"] = model
     face_options = {"csv_dir": str(openface_dir)} if openface_dir and face == "openface" else {}
     settings = _settings(
-        home, db, face_backend=face, voice_backend=voice, speech_backend=speech,
-        drafting_backend=drafter, drafting_options=drafting_options, face_options=face_options,
+        home,
+        db,
+        face_backend=face,
+        voice_backend=voice,
+        speech_backend=speech,
+        drafting_backend=drafter,
+        drafting_options=drafting_options,
+        face_options=face_options,
         samples=samples,
-    )  # fmt: skip
+    )
     ids: list[int] | None = None
     if clips:
         ids = []
@@ -214,7 +256,9 @@ def cues(
     clip: Annotated[str, typer.Argument(help="Clip id, name, sha256 prefix or original path.")],
     home: HomeOpt = None,
     db: DbOpt = None,
-    readable: Annotated[bool, typer.Option(help="The annotators' version instead of the prompt text.")] = False,
+    readable: Annotated[
+        bool, typer.Option(help="The annotators' version instead of the prompt text.")
+    ] = False,
 ) -> None:
     """Print a clip's cue text (what the LLM is given)."""
     from db import session_scope
@@ -228,13 +272,17 @@ def cues(
             raise typer.Exit(1)
         text = latest_cue_text(session, found.id)
         if text is None:
-            err.print(f"[red]✗[/] clip {escape(found.name)} has no cue text yet: run `annotator run`")
+            err.print(
+                f"[red]✗[/] clip {escape(found.name)} has no cue text yet: run `annotator run`"
+            )
             raise typer.Exit(1)
         console.print(text.readable_text if readable else text.prompt_text, markup=False)
 
 
 @app.command()
-def status(home: HomeOpt = None, db: DbOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def status(
+    home: HomeOpt = None, db: DbOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
     """Counts of clips by status, stages by outcome, errors by code."""
     from db import session_scope
     from db.queries import status_counts
@@ -255,7 +303,7 @@ def status(home: HomeOpt = None, db: DbOpt = None, as_json: Annotated[bool, type
     table.add_row("reviews", _fmt(counts["reviews"]))
     table.add_row("errors", _fmt(counts["errors"]))
     console.print(table)
-    for path, message in counts["ingest_failures"]:
+    for _path, message in counts["ingest_failures"]:
         err.print(f"[red]✗[/] {escape(message)}")
 
 
@@ -299,7 +347,9 @@ def export(
     fmt: Annotated[str, typer.Option("--format", "-f", help="hf | jsonl | mer-csv")] = "hf",
     home: HomeOpt = None,
     db: DbOpt = None,
-    no_media: Annotated[bool, typer.Option("--no-media", help="hf: do not copy the videos.")] = False,
+    no_media: Annotated[
+        bool, typer.Option("--no-media", help="hf: do not copy the videos.")
+    ] = False,
 ) -> None:
     """Write the dataset: a Hugging Face dataset folder, JSONL, or MER-style CSV files."""
     from annotator.export import FORMATS
@@ -318,10 +368,20 @@ def export(
 def review_command(settings: Settings, port: int, address: str = "127.0.0.1") -> list[str]:
     script = Path(__file__).resolve().parent.parent / "app" / "review.py"
     return [
-        sys.executable, "-m", "streamlit", "run", str(script),
-        "--server.headless", "true", "--server.port", str(port),
-        "--server.address", address, "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--browser.gatherUsageStats",
+        "false",
+    ]
 
 
 @app.command()
@@ -339,13 +399,15 @@ def review(
 
 
 def sample_clip() -> Path:
-    """The bundled demo clip (real face video muxed with real speech; see scripts/make_sample.py)."""
+    """The bundled demo clip: a real face video muxed with real speech (scripts/make_sample.py)."""
     return Path(str(resources.files("annotator") / "samples" / "demo.mp4"))
 
 
 @app.command()
 def demo(
-    home: Annotated[Path, typer.Option("--home", help="Where the demo writes.")] = Path("demo-output"),
+    home: Annotated[Path, typer.Option("--home", help="Where the demo writes.")] = Path(
+        "demo-output"
+    ),
     max_new_tokens: Annotated[int, typer.Option(help="Draft length cap.")] = 512,
 ) -> None:
     """Run the whole flow on the bundled sample: ingest, extract, draft, export."""
@@ -363,8 +425,20 @@ def demo(
         err.print(f"[red]✗[/] {ingested.failed[0][2]}")
         raise typer.Exit(1)
     console.print("[bold]2/4 extract, textualize, draft[/] (the first run loads the models)")
-    result = _run(home, None, "landmarks", "opensmile", "faster-whisper", "transformers", None,
-                  max_new_tokens, 1, None, False, [str(sample.resolve())])  # fmt: skip
+    result = _run(
+        home,
+        None,
+        "landmarks",
+        "opensmile",
+        "faster-whisper",
+        "transformers",
+        None,
+        max_new_tokens,
+        1,
+        None,
+        False,
+        [str(sample.resolve())],
+    )
     out = settings.home / "export-hf"
     console.print(f"[bold]3/4 export[/] Hugging Face dataset -> {out}")
     with session_scope(settings.db_url) as session:
@@ -374,13 +448,18 @@ def demo(
     console.print("[bold]4/4 done[/]")
     if draft is not None:
         console.rule("draft")
-        console.print(f"labels:  {', '.join(draft.labels) or '-'}   valence {draft.valence}  arousal {draft.arousal}  ({draft.status})", markup=False)
+        console.print(
+            f"labels:  {', '.join(draft.labels) or '-'}   valence {draft.valence}  "
+            f"arousal {draft.arousal}  ({draft.status})",
+            markup=False,
+        )
         console.print(f"caption: {draft.caption or draft.error_message}", markup=False)
         console.rule()
     console.print(
         f"database:     {settings.db_url}\n"
         f"cue text:     .venv/bin/annotator cues {clip.id if clip else 1} --home {settings.home}\n"
-        f"dataset:      python -c \"import datasets; print(datasets.load_dataset('{out}', split='train'))\"\n"
+        f'dataset:      .venv/bin/python -c "import datasets; '
+        f"print(datasets.load_dataset('{out}', split='train'))\"\n"
         f"review UI:    .venv/bin/annotator review --home {settings.home}   (then open http://127.0.0.1:8501)",
         markup=False,
     )

@@ -64,10 +64,20 @@ def collect_rows(session: Session) -> list[dict[str, Any]]:
             segments = speech.summary_json.get("segments", [])
             transcript = " ".join(s.get("text", "").strip() for s in segments).strip()
         reviewed = review is not None and review.status in ("accepted", "edited")
-        caption = (review.caption if reviewed and review else None) or (draft.caption if draft else None)
+        caption = (review.caption if reviewed and review else None) or (
+            draft.caption if draft else None
+        )
         labels = list(review.labels) if reviewed and review else list(draft.labels if draft else [])
-        valence = review.valence if reviewed and review and review.valence is not None else (draft.valence if draft else None)
-        arousal = review.arousal if reviewed and review and review.arousal is not None else (draft.arousal if draft else None)
+        valence = (
+            review.valence
+            if reviewed and review and review.valence is not None
+            else (draft.valence if draft else None)
+        )
+        arousal = (
+            review.arousal
+            if reviewed and review and review.arousal is not None
+            else (draft.arousal if draft else None)
+        )
         rows.append(
             {
                 "name": Path(clip.name).stem,

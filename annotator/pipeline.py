@@ -63,9 +63,24 @@ from textualize import TEXTUALIZER_VERSION, CueText, render
 log = logging.getLogger(__name__)
 
 MEDIA_SUFFIXES = {
-    ".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv",
-    ".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac",
-}  # fmt: skip
+    ".mp4",
+    ".mov",
+    ".mkv",
+    ".avi",
+    ".webm",
+    ".m4v",
+    ".mpg",
+    ".mpeg",
+    ".flv",
+    ".wmv",
+    ".wav",
+    ".mp3",
+    ".m4a",
+    ".flac",
+    ".ogg",
+    ".opus",
+    ".aac",
+}
 
 MODALITY_STAGES = (Stage.FACE, Stage.VOICE, Stage.SPEECH)
 ProgressFn = Callable[[str], None]
@@ -93,7 +108,9 @@ def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield path
 
 
-def ingest(settings: Settings, paths: Iterable[str | Path], progress: ProgressFn | None = None) -> IngestResult:
+def ingest(
+    settings: Settings, paths: Iterable[str | Path], progress: ProgressFn | None = None
+) -> IngestResult:
     """Probe and hash each file; the same bytes under another name join the existing clip."""
     settings.ensure_home()
     result = IngestResult()
@@ -119,7 +136,9 @@ def ingest(settings: Settings, paths: Iterable[str | Path], progress: ProgressFn
                 result.duplicates.append((shown, clip.name))
             if session.exec(select(ClipPath).where(ClipPath.path == resolved)).first() is None:
                 session.add(ClipPath(clip_id=clip.id, path=resolved))
-            failure = session.exec(select(IngestFailure).where(IngestFailure.path == resolved)).first()
+            failure = session.exec(
+                select(IngestFailure).where(IngestFailure.path == resolved)
+            ).first()
             if failure is not None:
                 session.delete(failure)
     return result
@@ -248,7 +267,10 @@ class Runner:
     # -- one clip
 
     def process_clip(
-        self, clip: Clip, job_id: int | None = None, progress: Callable[[Clip, str], None] | None = None
+        self,
+        clip: Clip,
+        job_id: int | None = None,
+        progress: Callable[[Clip, str], None] | None = None,
     ) -> ClipOutcome:
         assert clip.id is not None
         outcome = ClipOutcome(clip_id=clip.id, name=clip.name, status="done")
@@ -304,7 +326,14 @@ class Runner:
     ) -> tuple[FaceCues | VoiceCues | SpeechCues | None, int | None]:
         assert clip.id is not None
         backend = self._backend(stage)
-        key = config_hash({"stage": stage, "backend": backend.name, "version": backend.version, **backend.config()})
+        key = config_hash(
+            {
+                "stage": stage,
+                "backend": backend.name,
+                "version": backend.version,
+                **backend.config(),
+            }
+        )
         needs = "video" if stage == Stage.FACE else "audio"
         has = clip.has_video if needs == "video" else clip.has_audio
         with session_scope(self.settings.db_url) as session:
@@ -319,38 +348,80 @@ class Runner:
                 outcome.missing[stage] = previous.error_message or f"no {needs} stream"
                 return None, None
         if not has:
-            self._save_stage(clip.id, stage, key, backend.config(), StageStatus.SKIPPED, job_id,
-                             message=f"no {needs} stream")  # fmt: skip
+            self._save_stage(
+                clip.id,
+                stage,
+                key,
+                backend.config(),
+                StageStatus.SKIPPED,
+                job_id,
+                message=f"no {needs} stream",
+            )
             outcome.missing[stage] = f"no {needs} stream"
             return None, None
         start = time.perf_counter()
         try:
             cue = backend.extract(media)
         except AnnotatorError as exc:
-            self._stage_failed(clip.id, stage, key, backend.config(), job_id, outcome, exc.code, str(exc))
+            self._stage_failed(
+                clip.id, stage, key, backend.config(), job_id, outcome, exc.code, str(exc)
+            )
             return None, None
         except Exception as exc:  # a backend bug must not stop the batch
             log.debug("stage %s crashed on %s\n%s", stage, clip.name, traceback.format_exc())
-            message = f"{clip.name}: {stage} backend crashed: {type(exc).__name__}: {_first_line(exc)}"
-            self._stage_failed(clip.id, stage, key, backend.config(), job_id, outcome, "extraction_failed", message)
+            message = (
+                f"{clip.name}: {stage} backend crashed: {type(exc).__name__}: {_first_line(exc)}"
+            )
+            self._stage_failed(
+                clip.id, stage, key, backend.config(), job_id, outcome, "extraction_failed", message
+            )
             return None, None
         record_id = self._save_cue(clip, stage, key, cue)
         status = StageStatus.PARTIAL if cue.missing_reason else StageStatus.DONE
-        self._save_stage(clip.id, stage, key, backend.config(), status, job_id,
-                         output_id=record_id, duration=time.perf_counter() - start,
-                         message=cue.missing_reason)  # fmt: skip
+        self._save_stage(
+            clip.id,
+            stage,
+            key,
+            backend.config(),
+            status,
+            job_id,
+            output_id=record_id,
+            duration=time.perf_counter() - start,
+            message=cue.missing_reason,
+        )
         return cue, record_id
 
-    def _stage_failed(self, clip_id: int, stage: str, key: str, cfg: dict[str, Any], job_id: int | None,
-                      outcome: ClipOutcome, code: str, message: str) -> None:  # fmt: skip
+    def _stage_failed(
+        self,
+        clip_id: int,
+        stage: str,
+        key: str,
+        cfg: dict[str, Any],
+        job_id: int | None,
+        outcome: ClipOutcome,
+        code: str,
+        message: str,
+    ) -> None:
         message = _first_line(message)
-        self._save_stage(clip_id, stage, key, cfg, StageStatus.FAILED, job_id, code=code, message=message)
+        self._save_stage(
+            clip_id, stage, key, cfg, StageStatus.FAILED, job_id, code=code, message=message
+        )
         outcome.errors.append((code, message))
         outcome.missing[stage] = f"{stage} extraction failed ({code})"
 
-    def _save_stage(self, clip_id: int, stage: str, key: str, cfg: dict[str, Any], status: str,
-                    job_id: int | None, output_id: int | None = None, duration: float | None = None,
-                    code: str | None = None, message: str | None = None) -> None:  # fmt: skip
+    def _save_stage(
+        self,
+        clip_id: int,
+        stage: str,
+        key: str,
+        cfg: dict[str, Any],
+        status: str,
+        job_id: int | None,
+        output_id: int | None = None,
+        duration: float | None = None,
+        code: str | None = None,
+        message: str | None = None,
+    ) -> None:
         with session_scope(self.settings.db_url) as session:
             row = stage_run(session, clip_id, stage, key) or StageRun(
                 clip_id=clip_id, stage=stage, config_hash=key, status=status
@@ -365,7 +436,9 @@ class Runner:
             row.finished_at = utcnow()
             session.add(row)
 
-    def _save_cue(self, clip: Clip, stage: str, key: str, cue: FaceCues | VoiceCues | SpeechCues) -> int:
+    def _save_cue(
+        self, clip: Clip, stage: str, key: str, cue: FaceCues | VoiceCues | SpeechCues
+    ) -> int:
         assert clip.id is not None
         frames_path: str | None = None
         frames = getattr(cue, "frames", None)
@@ -378,11 +451,18 @@ class Runner:
         with session_scope(self.settings.db_url) as session:
             record = session.exec(
                 select(CueRecord).where(
-                    CueRecord.clip_id == clip.id, CueRecord.modality == stage, CueRecord.config_hash == key
+                    CueRecord.clip_id == clip.id,
+                    CueRecord.modality == stage,
+                    CueRecord.config_hash == key,
                 )
-            ).first() or CueRecord(clip_id=clip.id, modality=stage, backend=cue.backend,
-                                   backend_version=cue.backend_version, config_hash=key,
-                                   schema_version=CUES_SCHEMA_VERSION)  # fmt: skip
+            ).first() or CueRecord(
+                clip_id=clip.id,
+                modality=stage,
+                backend=cue.backend,
+                backend_version=cue.backend_version,
+                config_hash=key,
+                schema_version=CUES_SCHEMA_VERSION,
+            )
             record.summary_json = cue.to_dict()
             record.frames_path = frames_path
             record.missing_reason = cue.missing_reason
@@ -407,10 +487,14 @@ class Runner:
     def _textualize(
         self, clip_id: int, cues: Cues, records: dict[str, int | None], job_id: int | None
     ) -> CueTextRecord:
-        key = config_hash({"textualizer": TEXTUALIZER_VERSION, "records": records, "missing": cues.missing})
+        key = config_hash(
+            {"textualizer": TEXTUALIZER_VERSION, "records": records, "missing": cues.missing}
+        )
         with session_scope(self.settings.db_url) as session:
             existing = session.exec(
-                select(CueTextRecord).where(CueTextRecord.clip_id == clip_id, CueTextRecord.config_hash == key)
+                select(CueTextRecord).where(
+                    CueTextRecord.clip_id == clip_id, CueTextRecord.config_hash == key
+                )
             ).first()
             if existing is not None:
                 return existing
@@ -427,11 +511,20 @@ class Runner:
             )
             session.add(record)
             session.flush()
-        self._save_stage(clip_id, Stage.TEXTUALIZE, key, {"textualizer": TEXTUALIZER_VERSION},
-                         StageStatus.DONE, job_id, output_id=record.id)  # fmt: skip
+        self._save_stage(
+            clip_id,
+            Stage.TEXTUALIZE,
+            key,
+            {"textualizer": TEXTUALIZER_VERSION},
+            StageStatus.DONE,
+            job_id,
+            output_id=record.id,
+        )
         return record
 
-    def _draft(self, clip_id: int, text: CueTextRecord, job_id: int | None, outcome: ClipOutcome) -> str | None:
+    def _draft(
+        self, clip_id: int, text: CueTextRecord, job_id: int | None, outcome: ClipOutcome
+    ) -> str | None:
         settings = self.settings
         cfg = {
             "backend": settings.drafting_backend,
@@ -457,19 +550,36 @@ class Runner:
             return None
         except Exception as exc:
             log.debug("drafting crashed\n%s", traceback.format_exc())
-            self._stage_failed(clip_id, Stage.DRAFT, key, cfg, job_id, outcome, "drafting_failed",
-                               f"drafting crashed: {type(exc).__name__}: {_first_line(exc)}")  # fmt: skip
+            self._stage_failed(
+                clip_id,
+                Stage.DRAFT,
+                key,
+                cfg,
+                job_id,
+                outcome,
+                "drafting_failed",
+                f"drafting crashed: {type(exc).__name__}: {_first_line(exc)}",
+            )
             return None
         first_id: int | None = None
         statuses = []
         with session_scope(settings.db_url) as session:
             for index, gen in enumerate(generations):
                 draft = session.exec(
-                    select(Draft).where(Draft.clip_id == clip_id, Draft.config_hash == key,
-                                        Draft.sample_index == index)  # fmt: skip
-                ).first() or Draft(clip_id=clip_id, cue_text_id=text.id, config_hash=key,
-                                   sample_index=index, backend=drafter.name, model_id=drafter.model_id,
-                                   prompt_version=PROMPT_VERSION)  # fmt: skip
+                    select(Draft).where(
+                        Draft.clip_id == clip_id,
+                        Draft.config_hash == key,
+                        Draft.sample_index == index,
+                    )
+                ).first() or Draft(
+                    clip_id=clip_id,
+                    cue_text_id=text.id,
+                    config_hash=key,
+                    sample_index=index,
+                    backend=drafter.name,
+                    model_id=drafter.model_id,
+                    prompt_version=PROMPT_VERSION,
+                )
                 draft.raw_output = gen.text
                 draft.prompt_tokens = gen.prompt_tokens
                 draft.completion_tokens = gen.completion_tokens
@@ -493,10 +603,20 @@ class Runner:
                 session.flush()
                 if first_id is None:
                     first_id = draft.id
-        self._save_stage(clip_id, Stage.DRAFT, key, cfg, StageStatus.DONE, job_id,
-                         output_id=first_id, duration=time.perf_counter() - start)  # fmt: skip
+        self._save_stage(
+            clip_id,
+            Stage.DRAFT,
+            key,
+            cfg,
+            StageStatus.DONE,
+            job_id,
+            output_id=first_id,
+            duration=time.perf_counter() - start,
+        )
         if DraftStatus.VALID not in statuses:
-            outcome.errors.append(("invalid_model_output", f"{outcome.name}: no valid draft; raw output kept"))
+            outcome.errors.append(
+                ("invalid_model_output", f"{outcome.name}: no valid draft; raw output kept")
+            )
         return DraftStatus.VALID if DraftStatus.VALID in statuses else DraftStatus.INVALID
 
     def _finish_clip(self, clip_id: int, outcome: ClipOutcome) -> None:

@@ -31,7 +31,7 @@ class StaleReviewError(Exception):
 
 
 def find_clip(session: Session, ref: str) -> Clip | None:
-    """A clip by id, sha256 (or a unique prefix of 8+ chars), name, or any path it was ingested from."""
+    """A clip by id, sha256 (or a unique 8+ char prefix), name, or any path it came from."""
     if ref.isdigit():
         clip = session.get(Clip, int(ref))
         if clip is not None:
@@ -52,7 +52,9 @@ def find_clip(session: Session, ref: str) -> Clip | None:
 def stage_run(session: Session, clip_id: int, stage: str, config_hash: str) -> StageRun | None:
     return session.exec(
         select(StageRun).where(
-            StageRun.clip_id == clip_id, StageRun.stage == stage, StageRun.config_hash == config_hash
+            StageRun.clip_id == clip_id,
+            StageRun.stage == stage,
+            StageRun.config_hash == config_hash,
         )
     ).first()
 
@@ -173,9 +175,7 @@ def save_review(
 def review_queue(session: Session, include_reviewed: bool = False) -> list[Clip]:
     """Drafted clips, unreviewed first, in ingest order."""
     drafted = select(Draft.clip_id).distinct()
-    clips = session.exec(
-        select(Clip).where(col(Clip.id).in_(drafted)).order_by(col(Clip.id))
-    ).all()
+    clips = session.exec(select(Clip).where(col(Clip.id).in_(drafted)).order_by(col(Clip.id))).all()
     reviewed = set(session.exec(select(Review.clip_id)).all())
     todo = [c for c in clips if c.id not in reviewed]
     done = [c for c in clips if c.id in reviewed]

@@ -131,10 +131,14 @@ class ClipMedia:
     def audio(self) -> np.ndarray:
         """Mono float32 at 16 kHz in [-1, 1]; empty when the clip has no audio stream."""
         if self._audio is None:
-            self._audio = decode_audio(self.path) if self.info.has_audio else np.zeros(0, np.float32)
+            self._audio = (
+                decode_audio(self.path) if self.info.has_audio else np.zeros(0, np.float32)
+            )
         return self._audio
 
-    def frames(self, rate: float = DEFAULT_FRAME_RATE, max_side: int | None = None) -> list[VideoFrame]:
+    def frames(
+        self, rate: float = DEFAULT_FRAME_RATE, max_side: int | None = None
+    ) -> list[VideoFrame]:
         """Frames sampled at about ``rate`` per second, with their real timestamps."""
         key = (rate, max_side)
         if key not in self._frames:  # type: ignore[comparison-overlap]
@@ -209,6 +213,6 @@ def iter_frames(
 
 def _resize(frame, max_side: int) -> np.ndarray:  # type: ignore[no-untyped-def]
     scale = max_side / max(frame.width, frame.height)
-    width = max(2, int(round(frame.width * scale)))
-    height = max(2, int(round(frame.height * scale)))
+    width = max(2, round(frame.width * scale))
+    height = max(2, round(frame.height * scale))
     return frame.reformat(width=width, height=height, format="rgb24").to_ndarray()

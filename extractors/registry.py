@@ -59,6 +59,6 @@ def create(kind: str, name: str, **options: Any) -> Any:
 
 def _load_builtin() -> None:
     """Import the built-in backend modules so they register (cheap: heavy imports are lazy)."""
-    import extractors.face  # noqa: F401
-    import extractors.speech  # noqa: F401
+    import extractors.face
+    import extractors.speech
     import extractors.voice  # noqa: F401

@@ -65,15 +65,11 @@ def silent_video(src: Path, dst: Path, seconds: float = 3.0) -> Path:
         vout = out.add_stream("libx264", rate=10)
         vout.width, vout.height, vout.pix_fmt = 320, 180, "yuv420p"
         aout = out.add_stream("aac", rate=16000, layout="mono")
-        n = 0
-        for frame in inp.decode(inp.streams.video[0]):
-            if frame.time is not None and frame.time >= seconds:
-                break
-            if n >= seconds * 10:
+        for n, frame in enumerate(inp.decode(inp.streams.video[0])):
+            if n >= seconds * 10 or (frame.time is not None and frame.time >= seconds):
                 break
             f = frame.reformat(width=320, height=180, format="yuv420p")
             f.pts, f.time_base = n, Fraction(1, 10)
-            n += 1
             for p in vout.encode(f):
                 out.mux(p)
         for p in vout.encode(None):

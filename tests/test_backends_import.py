@@ -63,7 +63,8 @@ def test_unknown_backend_names_the_known_ones() -> None:
 def test_layering_extractors_and_textualize_do_not_import_db_or_annotator() -> None:
     code = (
         "import sys, extractors.registry as r, textualize; r.names('face'); "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'db', 'annotator', 'app', 'sqlmodel'}))"
+        "print(sorted({m.split('.')[0] for m in sys.modules}\n"
+        "             & {'db', 'annotator', 'app', 'sqlmodel'}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "[]", out.stderr[-1000:]

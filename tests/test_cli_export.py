@@ -14,8 +14,8 @@ from sqlmodel import select
 
 from annotator.pipeline import Runner, ingest
 from db import Draft, session_scope
-from db.queries import ReviewInput, find_clip, save_review
 from db.models import ReviewStatus
+from db.queries import ReviewInput, find_clip, save_review
 from tests.test_pipeline import VALID_DRAFT, scripted
 
 ANNOTATOR = [sys.executable, "-m", "annotator.cli"]
@@ -29,11 +29,23 @@ def cli(*args: str, home: Path, timeout: int = 600) -> subprocess.CompletedProce
 def test_help_lists_every_command() -> None:
     out = subprocess.run([*ANNOTATOR, "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0
-    for command in ("init", "ingest", "run", "cues", "status", "models", "export", "review", "demo"):
+    for command in (
+        "init",
+        "ingest",
+        "run",
+        "cues",
+        "status",
+        "models",
+        "export",
+        "review",
+        "demo",
+    ):
         assert command in out.stdout
 
 
-def test_ingest_bad_and_good_files_exits_nonzero_with_one_line_each(tmp_path: Path, demo_clip: Path) -> None:
+def test_ingest_bad_and_good_files_exits_nonzero_with_one_line_each(
+    tmp_path: Path, demo_clip: Path
+) -> None:
     media = tmp_path / "in put"
     media.mkdir()
     shutil.copy(demo_clip, media / "good ü.mp4")
@@ -78,9 +90,20 @@ def drafted_home(tmp_path_factory, demo_clip: Path, feat_data: Path) -> Path:
     with session_scope(settings.db_url) as session:
         clip = find_clip(session, str(demo_clip.resolve()))
         draft = session.exec(select(Draft).where(Draft.clip_id == clip.id)).one()
-        save_review(session, clip.id, "alice", draft.id,
-                    ReviewInput(ReviewStatus.EDITED, "Warm, slightly surprised greeting.",
-                                ["happy", "surprised"], 0.5, 0.6), expected_version=None)  # fmt: skip
+        save_review(
+            session,
+            clip.id,
+            "alice",
+            draft.id,
+            ReviewInput(
+                ReviewStatus.EDITED,
+                "Warm, slightly surprised greeting.",
+                ["happy", "surprised"],
+                0.5,
+                0.6,
+            ),
+            expected_version=None,
+        )
     return home
 
 
@@ -112,7 +135,10 @@ def test_export_hf_loads_back_with_datasets(drafted_home: Path, tmp_path: Path) 
     assert (out_dir / reviewed["video"]).is_file()
     unreviewed = rows["face only 日本.mp4"]
     assert unreviewed["review_status"] == "unreviewed"
-    assert unreviewed["caption"] == VALID_DRAFT["caption"] and unreviewed["openset"] == ["happy", "friendly"]
+    assert unreviewed["caption"] == VALID_DRAFT["caption"] and unreviewed["openset"] == [
+        "happy",
+        "friendly",
+    ]
     assert unreviewed["model_id"] == "scripted-test-model"
     card = (out_dir / "README.md").read_text()
     assert card.startswith("---\n") and "path: data/train-*.parquet" in card

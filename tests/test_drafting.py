@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from annotator.drafting import DraftParseError, build_messages, create_drafting, decoding_schema, parse_draft
+from annotator.drafting import (
+    DraftParseError,
+    build_messages,
+    create_drafting,
+    decoding_schema,
+    parse_draft,
+)
 from annotator.drafting.models import resolve_model
 from extractors.errors import ModelNotAvailableError
 
@@ -19,7 +25,11 @@ GOOD = {
 
 
 def test_parse_accepts_fenced_json_and_cleans_labels() -> None:
-    raw = "Here you go:\n```json\n" + json.dumps({**GOOD, "labels": [" Joy", "joy", "Relief "]}) + "\n```"
+    raw = (
+        "Here you go:\n```json\n"
+        + json.dumps({**GOOD, "labels": [" Joy", "joy", "Relief "]})
+        + "\n```"
+    )
     fields = parse_draft(raw)
     assert fields.labels == ["joy", "relief"]
     assert fields.caption == "Elated after a win."

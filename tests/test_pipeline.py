@@ -52,7 +52,9 @@ class ScriptedDrafter:
 
     def generate(self, messages, json_schema, n=1):  # type: ignore[no-untyped-def]
         self.prompts.append(messages[-1]["content"])
-        return [Generation(self.outputs[i % len(self.outputs)], 10, 20, 0.01, "stop") for i in range(n)]
+        return [
+            Generation(self.outputs[i % len(self.outputs)], 10, 20, 0.01, "stop") for i in range(n)
+        ]
 
 
 def scripted(settings, outputs: list[str] | None = None):  # type: ignore[no-untyped-def]
@@ -128,7 +130,10 @@ def test_good_clip_has_all_cues_and_a_valid_draft(batch) -> None:  # type: ignor
     assert outcome.status == "done", outcome
     with session_scope(settings.db_url) as session:
         clip = find_clip(session, "clip one ü.mp4")
-        records = {r.modality: r for r in session.exec(select(CueRecord).where(CueRecord.clip_id == clip.id))}
+        records = {
+            r.modality: r
+            for r in session.exec(select(CueRecord).where(CueRecord.clip_id == clip.id))
+        }
         draft = session.exec(select(Draft).where(Draft.clip_id == clip.id)).one()
         text = session.exec(select(CueTextRecord).where(CueTextRecord.clip_id == clip.id)).one()
     assert set(records) == {"face", "voice", "speech"}
@@ -165,7 +170,9 @@ def test_partial_clips_say_what_is_missing(batch, name: str, modality: str, reas
         draft = session.exec(select(Draft).where(Draft.clip_id == clip.id)).one()
     assert clip.partial and reason in clip.missing_json[modality]
     assert text.partial and modality in text.missing_json
-    missing_line = next(line for line in text.prompt_text.splitlines() if line.startswith("Missing:"))
+    missing_line = next(
+        line for line in text.prompt_text.splitlines() if line.startswith("Missing:")
+    )
     assert modality in missing_line
     assert draft.partial and modality in draft.missing_json  # the draft is marked too
 

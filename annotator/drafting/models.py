@@ -58,7 +58,9 @@ def resolve_model(spec: str = DEFAULT_DRAFT_MODEL) -> ResolvedModel:
             ggufs = sorted(path.glob("*.gguf"))
             if ggufs:
                 return ResolvedModel(spec, str(path), ggufs[0].name, ggufs[0].name)
-            raise ModelNotAvailableError(f"{path}: neither a transformers model (config.json) nor a .gguf file")
+            raise ModelNotAvailableError(
+                f"{path}: neither a transformers model (config.json) nor a .gguf file"
+            )
         return ResolvedModel(spec, str(path), None, path.name)
     if "/" in spec and not spec.startswith((".", "/", "~")):
         return _from_hub_cache(spec)

@@ -31,7 +31,9 @@ class DraftFields(BaseModel):
         min_length=1, max_length=800, description="A descriptive emotion caption, one paragraph."
     )
     labels: list[str] = Field(
-        min_length=1, max_length=6, description="Open-vocabulary emotion labels, most salient first."
+        min_length=1,
+        max_length=6,
+        description="Open-vocabulary emotion labels, most salient first.",
     )
     valence: float = Field(ge=-1.0, le=1.0, description="-1 very negative .. 1 very positive")
     arousal: float = Field(ge=0.0, le=1.0, description="0 calm .. 1 highly activated")
@@ -96,7 +98,9 @@ def parse_draft(raw: str) -> DraftFields:
     try:
         data = json.loads(text[start : end + 1])
     except json.JSONDecodeError as exc:
-        raise DraftParseError(f"model output is not valid JSON ({exc.msg} at char {exc.pos})") from exc
+        raise DraftParseError(
+            f"model output is not valid JSON ({exc.msg} at char {exc.pos})"
+        ) from exc
     if not isinstance(data, dict):
         raise DraftParseError("model output JSON is not an object")
     try:

@@ -156,9 +156,11 @@ class TransformersDraftingBackend:
                 Generation(
                     text=tokenizer.decode(new_tokens, skip_special_tokens=True),
                     prompt_tokens=int(prompt_ids.shape[1]),
-                    completion_tokens=int(len(new_tokens)),
+                    completion_tokens=len(new_tokens),
                     latency_s=round(latency, 3),
-                    finish_reason="stop" if finished or len(new_tokens) < self.max_new_tokens else "length",
+                    finish_reason="stop"
+                    if finished or len(new_tokens) < self.max_new_tokens
+                    else "length",
                 )
             )
         return out
