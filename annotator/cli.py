@@ -143,42 +143,6 @@ def run(
     ] = None,
 ) -> None:
     """Extract cues, textualize and draft every clip; finished stages are skipped on rerun."""
-    result = _run(
-        home,
-        db,
-        face,
-        voice,
-        speech,
-        drafter,
-        model,
-        max_new_tokens,
-        samples,
-        openface_dir,
-        no_draft,
-        clip,
-    )
-    if result is None or result.failed:
-        raise typer.Exit(1)
-
-
-def _run(
-    home,
-    db,
-    face,
-    voice,
-    speech,
-    drafter,
-    model,
-    max_new_tokens,
-    samples,  # type: ignore[no-untyped-def]
-    openface_dir,
-    no_draft,
-    clips,
-):
-    from annotator.pipeline import Runner
-    from db import session_scope
-    from db.queries import find_clip
-
     drafting_options: dict[str, Any] = {"max_new_tokens": max_new_tokens}
     if model:
         drafting_options["model"] = model
@@ -194,40 +158,47 @@ def _run(
         face_options=face_options,
         samples=samples,
     )
-    ids: list[int] | None = None
-    if clips:
-        ids = []
-        with session_scope(settings.db_url) as session:
+    result = _run(settings, draft=not no_draft, clips=clip)
+    if result is None or result.failed:
+        raise typer.Exit(1)
+
+
+def _run(settings: Settings, draft: bool, clips: list[str] | None) -> Any:
+    """Run the pipeline with a progress bar; None when it could not start (message printed)."""
+    from sqlmodel import select
+
+    from annotator.pipeline import Runner
+    from db import Clip, session_scope
+    from db.queries import find_clip
+
+    with session_scope(settings.db_url) as session:
+        if clips:
+            ids: list[int] | None = []
             for ref in clips:
-                found = find_clip(session, ref)
+                found = find_clip(session, ref) or find_clip(session, str(Path(ref).resolve()))
                 if found is None or found.id is None:
                     err.print(f"[red]✗[/] no clip {escape(ref)!r}; see `annotator status`")
                     return None
-                ids.append(found.id)
+                ids.append(found.id)  # type: ignore[union-attr]
+        else:
+            ids = None
+        total = len(ids) if ids is not None else len(session.exec(select(Clip.id)).all())
     try:
-        runner = Runner(settings, draft=not no_draft)
+        runner = Runner(settings, draft=draft)
     except Exception as exc:  # unknown backend name, bad option
         err.print(f"[red]✗[/] {escape(str(exc))}")
         return None
     with _progress() as progress:
-        task = progress.add_task("clips", total=None, detail="")
+        task = progress.add_task("clips", total=total, detail="")
 
         def on_step(clip: Any, stage: str) -> None:
-            progress.update(task, detail=f"{clip.name}: {stage}")
+            if stage == "finished":
+                progress.advance(task)
+                progress.update(task, detail="")
+            else:
+                progress.update(task, detail=f"{clip.name}: {stage}")
 
-        from sqlmodel import select
-
-        from db import Clip
-
-        with session_scope(settings.db_url) as session:
-            total = len(ids) if ids is not None else len(session.exec(select(Clip.id)).all())
-        progress.update(task, total=total)
-
-        def on_clip(clip: Any, stage: str) -> None:
-            on_step(clip, stage)
-
-        result = runner.run(ids, progress=on_clip)
-        progress.update(task, completed=len(result.outcomes), detail="")
+        result = runner.run(ids, progress=on_step)
     _print_run_summary(result)
     return result
 
@@ -417,7 +388,7 @@ def demo(
     from db.queries import find_clip, latest_draft
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    settings = _settings(home, None)
+    settings = _settings(home, None, drafting_options={"max_new_tokens": max_new_tokens})
     sample = sample_clip()
     console.print(f"[bold]1/4 ingest[/] {sample.name}")
     ingested = run_ingest(settings, [sample])
@@ -425,20 +396,7 @@ def demo(
         err.print(f"[red]✗[/] {ingested.failed[0][2]}")
         raise typer.Exit(1)
     console.print("[bold]2/4 extract, textualize, draft[/] (the first run loads the models)")
-    result = _run(
-        home,
-        None,
-        "landmarks",
-        "opensmile",
-        "faster-whisper",
-        "transformers",
-        None,
-        max_new_tokens,
-        1,
-        None,
-        False,
-        [str(sample.resolve())],
-    )
+    result = _run(settings, draft=True, clips=[str(sample.resolve())])
     out = settings.home / "export-hf"
     console.print(f"[bold]3/4 export[/] Hugging Face dataset -> {out}")
     with session_scope(settings.db_url) as session:

@@ -135,6 +135,7 @@ def ingest(
             else:
                 result.duplicates.append((shown, clip.name))
             if session.exec(select(ClipPath).where(ClipPath.path == resolved)).first() is None:
+                assert clip.id is not None
                 session.add(ClipPath(clip_id=clip.id, path=resolved))
             failure = session.exec(
                 select(IngestFailure).where(IngestFailure.path == resolved)
@@ -252,10 +253,13 @@ class Runner:
         for clip in clips:
             outcome = self.process_clip(clip, job_id, progress)
             result.outcomes.append(outcome)
+            if progress:
+                progress(clip, "finished")
         counts = result.counts()
         with session_scope(settings.db_url) as session:
-            job = session.get(Job, job_id)
-            assert job is not None
+            finished = session.get(Job, job_id)
+            assert finished is not None
+            job = finished
             job.n_done = counts.get("done", 0)
             job.n_partial = counts.get("partial", 0)
             job.n_failed = counts.get("failed", 0)
@@ -319,7 +323,7 @@ class Runner:
         return None
 
     def _backend(self, stage: str) -> Any:
-        return {Stage.FACE: self.face, Stage.VOICE: self.voice, Stage.SPEECH: self.speech}[stage]
+        return {"face": self.face, "voice": self.voice, "speech": self.speech}[stage]
 
     def _modality(
         self, stage: str, clip: Clip, media: ClipMedia, job_id: int | None, outcome: ClipOutcome
@@ -561,6 +565,8 @@ class Runner:
                 f"drafting crashed: {type(exc).__name__}: {_first_line(exc)}",
             )
             return None
+        assert text.id is not None
+        text_id = text.id
         first_id: int | None = None
         statuses = []
         with session_scope(settings.db_url) as session:
@@ -573,7 +579,7 @@ class Runner:
                     )
                 ).first() or Draft(
                     clip_id=clip_id,
-                    cue_text_id=text.id,
+                    cue_text_id=text_id,
                     config_hash=key,
                     sample_index=index,
                     backend=drafter.name,

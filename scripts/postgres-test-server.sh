@@ -74,13 +74,13 @@ install_postgres() {
 RUN_AS=""
 as_server_user() {
   # Run from / so a cwd the server user cannot enter (/root, a private checkout) does not
-  # make initdb or pg_ctl fail.
+  # make initdb or pg_ctl fail; close the lock fd so the server does not inherit (and hold) it.
   if [ -z "$RUN_AS" ]; then
-    (cd / && "$@")
+    (cd / && "$@" 9>&-)
   elif command -v runuser >/dev/null 2>&1 || [ -x /usr/sbin/runuser ]; then
-    (cd / && "$(command -v runuser || echo /usr/sbin/runuser)" -u "$RUN_AS" -- "$@")
+    (cd / && "$(command -v runuser || echo /usr/sbin/runuser)" -u "$RUN_AS" -- "$@" 9>&-)
   else
-    (cd / && su -s /bin/bash "$RUN_AS" -c "$(printf '%q ' "$@")")
+    (cd / && su -s /bin/bash "$RUN_AS" -c "$(printf '%q ' "$@")" 9>&-)
   fi
 }
 

@@ -55,7 +55,7 @@ def _load(resolved: ResolvedModel, device: str) -> tuple[Any, Any]:
                 f"drafting model {resolved.spec!r} could not be loaded from {resolved.path}: "
                 f"{str(exc).splitlines()[0]}"
             ) from exc
-        model.to(device)
+        model = model.to(device)  # type: ignore[arg-type]
         model.eval()
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
