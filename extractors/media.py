@@ -1,9 +1,10 @@
 """Probe and decode media with PyAV (which bundles FFmpeg).
 
 ``probe`` hashes the file (sha256, the clip identity) and reads what the container
-says; ``ClipMedia`` decodes lazily and caches, so several backends can share one
-decode: audio as 16 kHz mono float32, frames sampled at a fixed rate with their
-real presentation timestamps (variable frame rate is common in phone video).
+says; ``ClipMedia`` decodes lazily: audio as 16 kHz mono float32, decoded once and
+shared by the voice and speech backends; frames sampled at a fixed rate with their
+real presentation timestamps (variable frame rate is common in phone video),
+streamed so long videos do not fill memory.
 """
 
 from __future__ import annotations
@@ -126,7 +127,6 @@ class ClipMedia:
         self.path = Path(path)
         self.info = info if info is not None else probe(self.path)
         self._audio: np.ndarray | None = None
-        self._frames: dict[float, list[VideoFrame]] = {}
 
     def audio(self) -> np.ndarray:
         """Mono float32 at 16 kHz in [-1, 1]; empty when the clip has no audio stream."""
@@ -138,14 +138,14 @@ class ClipMedia:
 
     def frames(
         self, rate: float = DEFAULT_FRAME_RATE, max_side: int | None = None
-    ) -> list[VideoFrame]:
-        """Frames sampled at about ``rate`` per second, with their real timestamps."""
-        key = (rate, max_side)
-        if key not in self._frames:  # type: ignore[comparison-overlap]
-            self._frames[key] = (  # type: ignore[index]
-                list(iter_frames(self.path, rate, max_side)) if self.info.has_video else []
-            )
-        return self._frames[key]  # type: ignore[index]
+    ) -> Iterator[VideoFrame]:
+        """Frames sampled at about ``rate`` per second, with their real timestamps.
+
+        Streamed, not cached: an hour of video at 5 fps would not fit in memory.
+        """
+        if not self.info.has_video:
+            return iter(())
+        return iter_frames(self.path, rate, max_side)
 
 
 def decode_audio(path: str | Path, sample_rate: int = AUDIO_SAMPLE_RATE) -> np.ndarray:

@@ -114,27 +114,36 @@ class LandmarkFaceBackend:
         if not clip.info.has_video:
             return self._cues(_empty_frames(), missing_reason="no video stream")
         detector, predictor = _load_models()  # fails fast, before any decoding
-        frames = clip.frames(self.frame_rate, self.max_side)
-        if not frames:
-            return self._cues(_empty_frames(), missing_reason="no video frames could be decoded")
-
-        n = len(frames)
-        times = np.array([f.time_s for f in frames], dtype=np.float64)
-        n_faces = np.zeros(n, dtype=np.int64)
-        boxes = np.full((n, 4), np.nan)
-        landmarks = np.full((n, 68, 2), np.nan)
-        for i, frame in enumerate(frames):
+        # Frames are streamed; only per-frame numbers are kept (long videos stay small).
+        time_list: list[float] = []
+        face_counts: list[int] = []
+        box_list: list[np.ndarray] = []
+        landmark_list: list[np.ndarray] = []
+        for frame in clip.frames(self.frame_rate, self.max_side):
             rgb = np.ascontiguousarray(frame.rgb)
             rects = detector(rgb, self.upsample)
-            n_faces[i] = len(rects)
+            time_list.append(frame.time_s)
+            face_counts.append(len(rects))
             if not rects:
+                box_list.append(np.full(4, np.nan))
+                landmark_list.append(np.full((68, 2), np.nan))
                 continue
             rect = max(rects, key=lambda r: r.width() * r.height())
             shape = predictor(rgb, rect)
-            landmarks[i] = [(p.x, p.y) for p in shape.parts()]
+            landmark_list.append(np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64))
             # Boxes in the source video's pixels, not the downscaled frame's.
             scale = _source_scale(clip, rgb.shape[1])
-            boxes[i] = np.array([rect.left(), rect.top(), rect.width(), rect.height()]) * scale
+            box_list.append(
+                np.array([rect.left(), rect.top(), rect.width(), rect.height()]) * scale
+            )
+        if not time_list:
+            return self._cues(_empty_frames(), missing_reason="no video frames could be decoded")
+
+        n = len(time_list)
+        times = np.array(time_list, dtype=np.float64)
+        n_faces = np.array(face_counts, dtype=np.int64)
+        boxes = np.stack(box_list)
+        landmarks = np.stack(landmark_list)
 
         found = n_faces > 0
         df = pd.DataFrame({"time_s": times, "face_found": found, "n_faces": n_faces})
