@@ -64,7 +64,7 @@ LABELS = {
 }
 FRAME_RATE = 5.0  # the face backend's default
 MAX_SIDE = 640  # the face backend's default
-CHILD_TIMEOUT_S = 300  # per stage subprocess
+CHILD_TIMEOUT_S = 240  # per stage subprocess
 
 
 def _maxrss_mib() -> float:
@@ -282,8 +282,13 @@ def run_child(
     repeat: int,
     max_new_tokens: int,
     torch_threads: int | None = None,
+    emit: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Run one stage in this (fresh) process; return its timings and peak RSS."""
+    """Run one stage in this (fresh) process; return its timings and peak RSS.
+
+    ``emit`` gets the numbers so far after every call, so a parent that kills a
+    slow child still has the first call's numbers.
+    """
     _quiet()
     rss_start = _maxrss_mib()
     t0 = time.perf_counter()
@@ -297,31 +302,38 @@ def run_child(
     first_cpu = _cpu_s() - cpu0
     out: dict[str, Any] = {"first": _describe(stage, result)}
     _save_for_next(stage, result, work)
-
     steady: list[float] = []
     steady_cpu: list[float] = []
+
+    def snapshot() -> dict[str, Any]:
+        return {
+            "stage": stage,
+            "setup": setup,
+            "setup_s": round(setup_s, 4),
+            "first_s": round(first_s, 4),
+            "first_cpu_s": round(first_cpu, 3),
+            "steady_runs_asked": repeat,
+            "steady_s": [round(s, 4) for s in steady],
+            "steady_median_s": round(statistics.median(steady), 4) if steady else None,
+            "steady_cpu_s": round(statistics.median(steady_cpu), 3) if steady_cpu else None,
+            "rss_start_mib": round(rss_start, 1),
+            "rss_after_setup_mib": round(rss_setup, 1),
+            "peak_rss_mib": round(_maxrss_mib(), 1),
+            "vmhwm_mib": None if (hwm := _vmhwm_mib()) is None else round(hwm, 1),
+            "output": out,
+        }
+
+    if emit:
+        emit(snapshot())
     for _ in range(repeat):
         cpu0, t0 = _cpu_s(), time.perf_counter()
         result = call()
         steady.append(time.perf_counter() - t0)
         steady_cpu.append(_cpu_s() - cpu0)
-    if repeat:
         out["steady"] = _describe(stage, result)
-    return {
-        "stage": stage,
-        "setup": setup,
-        "setup_s": round(setup_s, 4),
-        "first_s": round(first_s, 4),
-        "first_cpu_s": round(first_cpu, 3),
-        "steady_s": [round(s, 4) for s in steady],
-        "steady_median_s": round(statistics.median(steady), 4) if steady else None,
-        "steady_cpu_s": round(statistics.median(steady_cpu), 3) if steady_cpu else None,
-        "rss_start_mib": round(rss_start, 1),
-        "rss_after_setup_mib": round(rss_setup, 1),
-        "peak_rss_mib": round(_maxrss_mib(), 1),
-        "vmhwm_mib": None if (hwm := _vmhwm_mib()) is None else round(hwm, 1),
-        "output": out,
-    }
+        if emit:
+            emit(snapshot())
+    return snapshot()
 
 
 # ----------------------------------------------------------------------------- parent side
@@ -414,12 +426,16 @@ def run_stage_subprocess(
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     load_before = _loadavg()
     busy0, own0, t0 = _busy_cpu_s(), _children_cpu_s(), time.perf_counter()
-    try:
-        proc = subprocess.run(
-            cmd, env=env, capture_output=True, text=True, timeout=timeout_s, cwd=str(ROOT)
-        )
-    except subprocess.TimeoutExpired:
-        return {"stage": stage, "error": f"timed out after {timeout_s:.0f} s (--timeout)"}
+    timed_out = False
+    with subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT)
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # our own child, by its handle
+            stdout, stderr = proc.communicate()
+            timed_out = True
     process_s = time.perf_counter() - t0
     busy1, own1 = _busy_cpu_s(), _children_cpu_s()
     # CPU that other processes used while this stage ran, as a share of all CPUs:
@@ -428,10 +444,14 @@ def run_stage_subprocess(
     if busy0 is not None and busy1 is not None and process_s > 0:
         other = max((busy1 - busy0) - (own1 - own0), 0.0)
         other_pct = round(100 * other / (process_s * (os.cpu_count() or 1)), 1)
-    if proc.returncode != 0 or not result_path.is_file():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+    if timed_out and not result_path.is_file():
+        return {"stage": stage, "error": f"timed out after {timeout_s:.0f} s (--timeout)"}
+    if not timed_out and (proc.returncode != 0 or not result_path.is_file()):
+        tail = (stderr or stdout).strip().splitlines()[-5:]
         return {"stage": stage, "error": f"exit {proc.returncode}: " + " | ".join(tail)}
     data = json.loads(result_path.read_text())
+    if timed_out:  # numbers of the calls that finished; peak RSS is a lower bound
+        data["incomplete"] = f"killed after {timeout_s:.0f} s (--timeout)"
     data["process_s"] = round(process_s, 2)  # interpreter start + setup + all calls
     data["loadavg_before"] = load_before
     data["loadavg_after"] = _loadavg()
@@ -459,6 +479,13 @@ def summarize(stages: list[dict[str, Any]], duration: float) -> None:
 
 
 def _note(row: dict[str, Any]) -> str:
+    note = _stage_note(row)
+    if row.get("incomplete"):
+        note = f"[yellow]{row['incomplete']}[/]; " + note
+    return note
+
+
+def _stage_note(row: dict[str, Any]) -> str:
     out = row.get("output", {}).get("steady") or row.get("output", {}).get("first") or {}
     stage = row["stage"]
     if stage == "probe":
@@ -571,8 +598,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage:  # child mode (or a single stage run by hand)
         with tempfile.TemporaryDirectory() as tmp:
             work = args.workdir or Path(tmp)
+            result_path = args.result
+
+            def emit(snapshot: dict[str, Any]) -> None:
+                if result_path is not None:
+                    tmp_path = result_path.with_suffix(".tmp")
+                    tmp_path.write_text(json.dumps(snapshot, indent=2))
+                    tmp_path.replace(result_path)  # atomic: the parent never reads half
+
             data = run_child(
-                args.stage, clip, work, args.repeat, args.max_new_tokens, args.torch_threads
+                args.stage,
+                clip,
+                work,
+                args.repeat,
+                args.max_new_tokens,
+                args.torch_threads,
+                emit,
             )
         if args.result:
             args.result.write_text(json.dumps(data, indent=2))
