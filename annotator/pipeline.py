@@ -534,6 +534,7 @@ class Runner:
             "backend": settings.drafting_backend,
             "options": settings.drafting_options,
             "prompt": PROMPT_VERSION,
+            "decoding_schema": config_hash(decoding_schema()),
             "cue_text": text.config_hash,
             "samples": settings.samples,
         }

@@ -23,12 +23,12 @@ class DraftParseError(AnnotatorError, ValueError):
 class DraftFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    visual_clues: str = Field(max_length=400, description="What the face shows, with times.")
-    acoustic_clues: str = Field(max_length=400, description="What the voice shows.")
-    lexical_clues: str = Field(max_length=400, description="What the words say.")
-    reasoning: str = Field(max_length=600, description="How the clues combine.")
+    visual_clues: str = Field(max_length=1000, description="What the face shows, with times.")
+    acoustic_clues: str = Field(max_length=1000, description="What the voice shows.")
+    lexical_clues: str = Field(max_length=1000, description="What the words say.")
+    reasoning: str = Field(max_length=2000, description="How the clues combine.")
     caption: str = Field(
-        min_length=1, max_length=800, description="A descriptive emotion caption, one paragraph."
+        min_length=1, max_length=3000, description="A descriptive emotion caption, one paragraph."
     )
     labels: list[str] = Field(
         min_length=1,
@@ -69,11 +69,25 @@ VALENCE_STEPS = [round(k / 10, 1) for k in range(-10, 11)]
 UNIT_STEPS = [round(k / 10, 1) for k in range(0, 11)]
 
 
+#: Decoding caps in characters: they keep a whole draft within ~450 tokens, so a
+#: 512-token budget ends on a closed object instead of a cut-off string. Validation
+#: (``DraftFields``) allows longer text from other backends.
+DECODING_MAX_CHARS = {
+    "visual_clues": 300,
+    "acoustic_clues": 300,
+    "lexical_clues": 300,
+    "reasoning": 400,
+    "caption": 600,
+}
+
+
 def decoding_schema() -> dict:
     """JSON schema for constrained decoding: the draft's fields, strings bounded,
     numbers drawn from fixed steps so the decoder cannot leave their range."""
     schema = DraftFields.model_json_schema()
     props = schema["properties"]
+    for key, limit in DECODING_MAX_CHARS.items():
+        props[key]["maxLength"] = limit
     props["valence"] = {"enum": VALENCE_STEPS, "description": props["valence"]["description"]}
     for key in ("arousal", "confidence"):
         props[key] = {"enum": UNIT_STEPS, "description": props[key]["description"]}

@@ -57,6 +57,13 @@ def _load(resolved: ResolvedModel, device: str) -> tuple[Any, Any]:
             ) from exc
         model = model.to(device)  # type: ignore[arg-type]
         model.eval()
+        # GGUF metadata can name the wrong end token (SmolLM2's says <|im_start|>, while
+        # its chat turns end with <|im_end|>): trust the generation config, or the model
+        # never stops and the JSON constraint forces end tokens until max_new_tokens.
+        stop = model.generation_config.eos_token_id
+        stop_ids = stop if isinstance(stop, list) else [stop] if stop is not None else []
+        if stop_ids and tokenizer.eos_token_id not in stop_ids:
+            tokenizer.eos_token = tokenizer.convert_ids_to_tokens(stop_ids[0])
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         _LOADED[key] = (tokenizer, model)
@@ -131,6 +138,7 @@ class TransformersDraftingBackend:
             "max_new_tokens": self.max_new_tokens,
             "repetition_penalty": self.repetition_penalty,
             "pad_token_id": tokenizer.pad_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
             "attention_mask": attention,
         }
         if self.constrained and json_schema is not None:
@@ -148,10 +156,7 @@ class TransformersDraftingBackend:
                 output = model.generate(prompt_ids, **gen_kwargs)
             latency = time.perf_counter() - start
             new_tokens = output[0, prompt_ids.shape[1] :]
-            eos = tokenizer.eos_token_id
-            finished = bool(len(new_tokens)) and int(new_tokens[-1]) in (
-                eos if isinstance(eos, list) else [eos]
-            )
+            finished = bool(len(new_tokens)) and int(new_tokens[-1]) == tokenizer.eos_token_id
             out.append(
                 Generation(
                     text=tokenizer.decode(new_tokens, skip_special_tokens=True),
