@@ -107,7 +107,8 @@ def test_bundled_model_drafts_schema_valid_json_on_cpu() -> None:
     (generation,) = backend.generate(build_messages(text), decoding_schema())
     fields = parse_draft(generation.text)  # raises if the constraint let invalid JSON through
     assert generation.finish_reason == "stop"
-    assert 0 < generation.completion_tokens <= 512
+    # Stops at the closed object: a wrong end token used to run every draft to the cap.
+    assert 0 < generation.completion_tokens < 480
     assert -1 <= fields.valence <= 1 and 0 <= fields.arousal <= 1
     assert all(1 <= len(label.split()) <= 2 for label in fields.labels)
     assert backend.model_id.startswith("SmolLM2-135M-Instruct")
