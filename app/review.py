@@ -74,7 +74,7 @@ def sidebar_queue(url: str) -> int | None:
         if everything:
             st.success("Every drafted clip is reviewed; “show reviewed clips too” revisits them.")
         else:
-            st.info("No drafted clips yet: run `annotator draft` first.")
+            st.info("No drafted clips yet: run `annotator run` first.")
         return None
     ids = list(labels)
     pending = state.pop("next_clip", None)
