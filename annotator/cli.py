@@ -352,6 +352,8 @@ def review_command(settings: Settings, port: int, address: str = "127.0.0.1") ->
         address,
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "viewer",  # no "Deploy" button for annotators
     ]
 
 
