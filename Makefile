@@ -16,7 +16,7 @@ $(UV):
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
 system-deps:
-	@bash scripts/system-deps.sh
+	@bash scripts/system-deps.sh runtime
 
 setup: system-deps $(UV)
 	$(UV) sync --locked --python $(PYTHON)
@@ -25,6 +25,7 @@ demo: setup
 	$(VENV)/bin/annotator demo
 
 test: setup
+	@bash scripts/system-deps.sh test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
