@@ -160,9 +160,7 @@ def _prepare(
         return (lambda: list(iter_frames(clip, FRAME_RATE, MAX_SIDE))), setup
     if stage in ("face", "voice", "speech"):
         media = _media(clip)
-        if stage == "face":
-            media.frames(FRAME_RATE, MAX_SIDE)  # decoded once, cached on the ClipMedia
-        else:
+        if stage != "face":  # frames are streamed: the face stage's time includes decoding
             media.audio()
         names = {"face": "landmarks", "voice": "opensmile", "speech": "faster-whisper"}
 
@@ -217,12 +215,15 @@ def _prepare(
         messages = build_messages(prompt_text, missing or None)
         schema = decoding_schema()
         drafter = create_drafting("transformers", max_new_tokens=max_new_tokens)
-        import torch
 
-        if torch_threads:
-            torch.set_num_threads(torch_threads)
-        setup["torch_threads"] = torch.get_num_threads()
-        return (lambda: drafter.generate(messages, schema, n=1)[0]), setup
+        def run_draft() -> Any:
+            if torch_threads:  # torch is imported by the first call: part of its load time
+                import torch
+
+                torch.set_num_threads(torch_threads)
+            return drafter.generate(messages, schema, n=1)[0]
+
+        return run_draft, setup
     raise SystemExit(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
 
 
@@ -264,8 +265,15 @@ def _describe(stage: str, result: Any) -> dict[str, Any]:
             if result.completion_tokens and result.latency_s
             else None,
             "valid_json": valid,
+            "torch_threads": _torch_threads(),
+            "text_head": result.text[:300],
         }
     return {}
+
+
+def _torch_threads() -> int | None:
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None
 
 
 def _save_for_next(stage: str, result: Any, work: Path) -> None:
@@ -363,6 +371,23 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _git_rev() -> str | None:
+    """The commit measured, with ``+dirty`` when the working tree has changes."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return None
+    return (rev + ("+dirty" if dirty else "")) or None
+
+
 def machine_info() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     try:
@@ -396,6 +421,7 @@ def machine_info() -> dict[str, Any]:
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions[dist] = metadata.version(dist)
     return {
+        "git": _git_rev(),
         "cpu": cpu,
         "logical_cpus": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -499,7 +525,9 @@ def _stage_note(row: dict[str, Any]) -> str:
             f", missing: {out['missing']}" if out.get("missing") else ""
         )
     if stage == "speech":
-        return f"{out.get('words')} words"
+        return f"{out.get('words')} words" + (
+            f", missing: {out['missing']}" if out.get("missing") else ""
+        )
     if stage == "textualize":
         return f"{out.get('prompt_chars')} chars"
     if stage == "draft":
