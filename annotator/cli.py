@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
@@ -368,7 +367,11 @@ def review(
     settings = _settings(home, db)
     env = {**os.environ, "ANNOTATOR_HOME": str(settings.home), "ANNOTATOR_DB_URL": settings.db_url}
     console.print(f"review app: http://{address}:{port}  (Ctrl-C to stop)")
-    raise typer.Exit(subprocess.call(review_command(settings, port, address), env=env))
+    command = review_command(settings, port, address)
+    # Become the Streamlit server (exec, not a child process): stopping this process
+    # stops the server, with no orphan left holding the port.
+    sys.stdout.flush()
+    os.execve(command[0], command, env)
 
 
 def sample_clip() -> Path:
