@@ -77,6 +77,9 @@ def review_server(settings, demo_clip: Path):  # type: ignore[no-untyped-def]
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+    # Stopping `annotator review` must stop the server itself (no orphan on the port).
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0, "review server outlived its command"
 
 
 def test_annotator_edits_a_draft_in_the_browser(review_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
