@@ -1,0 +1,32 @@
+"""${message}
+
+Revision ID: ${up_revision}
+Revises: ${down_revision | comma,n}
+Create Date: ${create_date}
+
+Review before committing: autogenerate misses renames (it sees drop + add), server defaults
+and data changes. SQLite alters tables in batch mode (copy, drop, rename), so wrap column
+changes in ``with op.batch_alter_table(...)``; it is a no-op wrapper on PostgreSQL.
+Then bump ``db.migrations.HEAD`` to this revision.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel  # noqa: F401  (autogenerate renders SQLModel's AutoString as sqlmodel.sql.sqltypes.AutoString)
+from alembic import op
+${imports if imports else ""}
+
+# revision identifiers, used by Alembic.
+revision: str = ${repr(up_revision)}
+down_revision: str | Sequence[str] | None = ${repr(down_revision)}
+branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
+depends_on: str | Sequence[str] | None = ${repr(depends_on)}
+
+
+def upgrade() -> None:
+    ${upgrades if upgrades else "pass"}
+
+
+def downgrade() -> None:
+    ${downgrades if downgrades else "pass"}
