@@ -234,7 +234,6 @@ class Runner:
     def run(
         self,
         clip_ids: list[int] | None = None,
-        retry_failed: bool = True,
         progress: Callable[[Clip, str], None] | None = None,
     ) -> RunResult:
         settings = self.settings
@@ -251,15 +250,24 @@ class Runner:
         assert job_id is not None
         result = RunResult(job_id=job_id)
         for clip in clips:
-            outcome = self.process_clip(clip, job_id, progress)
+            try:
+                outcome = self.process_clip(clip, job_id, progress)
+            except Exception as exc:  # a bug outside the stages must not stop the batch either
+                log.debug("clip %s crashed\n%s", clip.name, traceback.format_exc())
+                message = f"{clip.name}: internal error: {type(exc).__name__}: {_first_line(exc)}"
+                outcome = ClipOutcome(
+                    clip.id or 0, clip.name, "failed", [("internal_error", message)]
+                )
+                if clip.id is not None:
+                    self._finish_clip(clip.id, outcome)
             result.outcomes.append(outcome)
             if progress:
                 progress(clip, "finished")
         counts = result.counts()
         with session_scope(settings.db_url) as session:
-            finished = session.get(Job, job_id)
-            assert finished is not None
-            job = finished
+            job_row = session.get(Job, job_id)
+            assert job_row is not None
+            job = job_row
             job.n_done = counts.get("done", 0)
             job.n_partial = counts.get("partial", 0)
             job.n_failed = counts.get("failed", 0)

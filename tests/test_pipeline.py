@@ -236,3 +236,34 @@ def test_changed_config_redrafts_but_reuses_cues(settings, demo_clip: Path) -> N
         n_cues = session.exec(select(func.count()).select_from(CueRecord)).one()
     assert captions == [VALID_DRAFT["caption"], "A second opinion."]
     assert n_cues == 3
+
+
+def test_a_crash_outside_the_stages_fails_that_clip_only(
+    settings, demo_clip: Path, feat_data: Path, monkeypatch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import annotator.pipeline as pipeline
+
+    scripted(settings)
+    settings.face_options = {"frame_rate": 1.0}
+    other = tmp_path / "other.mp4"
+    shutil.copy(feat_data / "single_face.mp4", other)
+    ingest(settings, [demo_clip, other])
+    real_render = pipeline.render
+
+    def render_or_crash(cues):  # type: ignore[no-untyped-def]
+        if cues.media.duration_s > 10:  # the 12 s demo clip, not the 2.4 s one
+            raise RuntimeError("textualizer bug")
+        return real_render(cues)
+
+    monkeypatch.setattr(pipeline, "render", render_or_crash)
+    result = Runner(settings).run()
+    by_name = {o.name: o for o in result.outcomes}
+    assert by_name["demo.mp4"].status == "failed"
+    assert by_name["demo.mp4"].errors == [
+        ("internal_error", "demo.mp4: internal error: RuntimeError: textualizer bug")
+    ]
+    with session_scope(settings.db_url) as session:
+        crashed = find_clip(session, "demo.mp4")
+    assert crashed.status == "failed" and crashed.error_code == "internal_error"
+    assert by_name["other.mp4"].status in ("done", "partial")
+    assert by_name["other.mp4"].draft_status == "valid"
