@@ -23,6 +23,7 @@ measures, the baseline and AU confidences added.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -178,6 +179,10 @@ def _readable(
     return "\n".join(out) + "\n"
 
 
+#: At most this many timeline windows: a one-hour clip gets 2-minute windows.
+MAX_TIMELINE_WINDOWS = 30
+
+
 def render(
     cues: Cues,
     *,
@@ -196,11 +201,15 @@ def render(
     visual = _visual(cues, missing, max_events)
     acoustic = _acoustic(cues, missing, max_events)
     speech = _speech(cues, missing, max_words)
+    duration = _duration(cues)
     tl = None
     if timeline_window_s is not None:
+        # Long clips get wider windows, so the timeline stays within MAX_TIMELINE_WINDOWS
+        # lines and the prompt within a small model's context.
+        if duration and duration / timeline_window_s > MAX_TIMELINE_WINDOWS:
+            timeline_window_s = float(math.ceil(duration / MAX_TIMELINE_WINDOWS))
         tl = timeline(cues, timeline_window_s, max_events=max_events, max_words=max_words)
 
-    duration = _duration(cues)
     prompt = [f"Clip: {f1(duration)} s" if duration else "Clip: duration unknown"]
     prompt += ["Visual cues:", *_bullets(visual)]
     prompt += ["Acoustic cues:", *_bullets(acoustic)]

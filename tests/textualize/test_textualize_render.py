@@ -203,3 +203,14 @@ def test_import_is_light() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert res.stdout.strip() == "[]"
+
+
+def test_long_clip_timeline_widens_windows_to_stay_short() -> None:
+    # One word every 3 s across an hour: 2 s windows would give 1200 timeline lines.
+    words = [Word(f"w{i}", 3.0 * i, 3.0 * i + 0.4, 0.9) for i in range(1200)]
+    cues = Cues(media=media(3600.0), speech=speech(words))
+    text = render(cues, max_words=2000).prompt_text
+    assert "Timeline (120.0 s windows):" in text
+    lines = text.split("Timeline (120.0 s windows):")[1].splitlines()
+    timeline_lines = [line for line in lines if line.startswith("- ") and " s: " in line]
+    assert 0 < len(timeline_lines) <= 30
