@@ -130,6 +130,9 @@ def run(
         str | None, typer.Option(help="Drafting model: bundled name, local path or hub id.")
     ] = None,
     max_new_tokens: Annotated[int, typer.Option(help="Draft length cap.")] = 512,
+    threads: Annotated[
+        int, typer.Option(help="CPU threads for in-process drafting (0: one per core).")
+    ] = 0,
     samples: Annotated[int, typer.Option(min=1, max=16, help="Drafts per clip.")] = 1,
     openface_dir: Annotated[
         Path | None, typer.Option(help="Folder of OpenFace CSVs (face=openface).")
@@ -143,6 +146,8 @@ def run(
 ) -> None:
     """Extract cues, textualize and draft every clip; finished stages are skipped on rerun."""
     drafting_options: dict[str, Any] = {"max_new_tokens": max_new_tokens}
+    if threads:
+        drafting_options["threads"] = threads
     if model:
         drafting_options["model"] = model
     face_options = {"csv_dir": str(openface_dir)} if openface_dir and face == "openface" else {}

@@ -83,6 +83,8 @@ MEDIA_SUFFIXES = {
 }
 
 MODALITY_STAGES = (Stage.FACE, Stage.VOICE, Stage.SPEECH)
+#: Drafting options that change speed, not output: kept out of the draft stage's key.
+SPEED_ONLY_OPTIONS = ("threads", "device")
 ProgressFn = Callable[[str], None]
 
 
@@ -540,7 +542,9 @@ class Runner:
         settings = self.settings
         cfg = {
             "backend": settings.drafting_backend,
-            "options": settings.drafting_options,
+            "options": {
+                k: v for k, v in settings.drafting_options.items() if k not in SPEED_ONLY_OPTIONS
+            },
             "prompt": PROMPT_VERSION,
             "decoding_schema": config_hash(decoding_schema()),
             "cue_text": text.config_hash,

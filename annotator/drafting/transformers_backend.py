@@ -83,6 +83,7 @@ class TransformersDraftingBackend:
         repetition_penalty: float = 1.1,
         constrained: bool = True,
         seed: int = 0,
+        threads: int = 0,
     ):
         self.model_spec = model
         self.device = device
@@ -91,6 +92,9 @@ class TransformersDraftingBackend:
         self.repetition_penalty = repetition_penalty
         self.constrained = constrained
         self.seed = seed
+        # CPU threads for torch (0: torch's default, one per core). On a shared machine
+        # 1 thread can be far faster than 2 contended ones (see benchmarks/README.md).
+        self.threads = threads
         self._resolved: ResolvedModel | None = None
 
     @property
@@ -129,6 +133,8 @@ class TransformersDraftingBackend:
         import torch
 
         device = _pick_device(self.device)
+        if self.threads > 0:
+            torch.set_num_threads(self.threads)
         tokenizer, model = _load(self.resolved, device)
         prompt_ids = tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, return_tensors="pt"
