@@ -48,7 +48,7 @@ from db.models import utcnow
 from db.queries import stage_run
 from extractors import registry
 from extractors.errors import AnnotatorError
-from extractors.media import ClipMedia, probe
+from extractors.media import ClipMedia, probe, sha256_file
 from extractors.schema import (
     CUES_SCHEMA_VERSION,
     Cues,
@@ -136,9 +136,13 @@ def ingest(
                 result.added.append(shown)
             else:
                 result.duplicates.append((shown, clip.name))
-            if session.exec(select(ClipPath).where(ClipPath.path == resolved)).first() is None:
-                assert clip.id is not None
+            assert clip.id is not None
+            known_path = session.exec(select(ClipPath).where(ClipPath.path == resolved)).first()
+            if known_path is None:
                 session.add(ClipPath(clip_id=clip.id, path=resolved))
+            elif known_path.clip_id != clip.id:  # the file at this path has new content
+                known_path.clip_id, known_path.seen_at = clip.id, utcnow()
+                session.add(known_path)
             failure = session.exec(
                 select(IngestFailure).where(IngestFailure.path == resolved)
             ).first()
@@ -296,7 +300,13 @@ class Runner:
         media_path = self._media_path(clip)
         if media_path is None:
             outcome.status = "failed"
-            outcome.errors.append(("file_not_found", f"{clip.source_uri}: file is gone"))
+            outcome.errors.append(
+                (
+                    "file_not_found",
+                    f"{clip.source_uri}: no file with this clip's content any more "
+                    "(moved, deleted or changed since ingest)",
+                )
+            )
             self._finish_clip(clip.id, outcome)
             return outcome
         media = ClipMedia(media_path, MediaInfo.from_dict(clip.media_json))
@@ -324,12 +334,18 @@ class Runner:
         return outcome
 
     def _media_path(self, clip: Clip) -> Path | None:
-        if Path(clip.source_uri).is_file():
-            return Path(clip.source_uri)
+        """A path that still holds this clip's bytes: its first path, then any other it
+        was ingested from. Content is checked (size, then sha256): a file overwritten
+        in place is another clip, and must not be extracted under this one's name."""
         with session_scope(self.settings.db_url) as session:
-            for row in session.exec(select(ClipPath).where(ClipPath.clip_id == clip.id)).all():
-                if Path(row.path).is_file():
-                    return Path(row.path)
+            others = session.exec(select(ClipPath.path).where(ClipPath.clip_id == clip.id)).all()
+        size = clip.media_json.get("size_bytes")
+        for candidate in dict.fromkeys([clip.source_uri, *others]):
+            path = Path(candidate)
+            if not path.is_file() or (size is not None and path.stat().st_size != size):
+                continue
+            if sha256_file(path) == clip.sha256:
+                return path
         return None
 
     def _backend(self, stage: str) -> Any:

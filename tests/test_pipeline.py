@@ -15,6 +15,7 @@ from annotator.pipeline import Runner, ingest
 from db import Clip, CueRecord, CueTextRecord, Draft, IngestFailure, StageRun, session_scope
 from db.queries import find_clip
 from extractors.base import Availability
+from extractors.media import sha256_file
 from tests.conftest import remux, silent_video
 
 VALID_DRAFT = {
@@ -279,3 +280,21 @@ def test_speed_only_drafting_options_do_not_redraft(settings, demo_clip: Path) -
     assert again.outcomes[0].skipped_stages == 4  # face, voice, speech and the draft
     with session_scope(settings.db_url) as session:
         assert session.exec(select(func.count()).select_from(Draft)).one() == 1
+
+
+def test_a_file_changed_in_place_is_not_extracted_as_the_old_clip(
+    settings, demo_clip: Path, feat_data: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    scripted(settings)
+    settings.face_options = {"frame_rate": 1.0}
+    path = tmp_path / "take.mp4"
+    shutil.copy(feat_data / "single_face.mp4", path)
+    ingest(settings, [path])
+    shutil.copy(demo_clip, path)  # overwritten before `run`
+    (outcome,) = Runner(settings).run().outcomes
+    assert outcome.status == "failed"
+    code, message = outcome.errors[0]
+    assert code == "file_not_found" and "changed since ingest" in message
+    ingest(settings, [path])  # the new content is a new clip; the path now points to it
+    with session_scope(settings.db_url) as session:
+        assert find_clip(session, str(path)).sha256 == sha256_file(demo_clip)
