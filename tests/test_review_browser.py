@@ -83,20 +83,21 @@ def review_server(settings, demo_clip: Path):  # type: ignore[no-untyped-def]
 
 
 def test_annotator_edits_a_draft_in_the_browser(review_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     settings, url = review_server
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1600})
-            page.set_default_timeout(30_000)
+            page.set_default_timeout(60_000)
             page.goto(url)
-            page.get_by_text("MER review").wait_for()
             caption = page.get_by_label("Caption")
-            assert caption.input_value() == VALID_DRAFT["caption"]
+            # The page streams in: wait until the form holds the draft (bounded by the timeout).
+            expect(caption).to_have_value(VALID_DRAFT["caption"], timeout=60_000)
             page.get_by_label("Annotator name").fill("carol")
             page.get_by_label("Annotator name").press("Enter")
+            expect(page.get_by_label("Annotator name")).to_have_value("carol", timeout=30_000)
             caption.fill("She greets a stranger, surprised and then friendly.")
             page.get_by_label("Labels (comma-separated)").fill("Surprised, friendly")
             page.get_by_role("button", name="Save edit").click()
