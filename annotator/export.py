@@ -40,6 +40,10 @@ def _safe_name(name: str) -> str:
     return stem[:80]
 
 
+def _first_set(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
+
+
 def collect_rows(session: Session) -> list[dict[str, Any]]:
     """Every clip that has a draft or a review, with its final and drafted fields."""
     clips = session.exec(select(Clip).order_by(col(Clip.id))).all()
@@ -63,21 +67,12 @@ def collect_rows(session: Session) -> list[dict[str, Any]]:
         if speech is not None:
             segments = speech.summary_json.get("segments", [])
             transcript = " ".join(s.get("text", "").strip() for s in segments).strip()
-        reviewed = review is not None and review.status in ("accepted", "edited")
-        caption = (review.caption if reviewed and review else None) or (
-            draft.caption if draft else None
-        )
-        labels = list(review.labels) if reviewed and review else list(draft.labels if draft else [])
-        valence = (
-            review.valence
-            if reviewed and review and review.valence is not None
-            else (draft.valence if draft else None)
-        )
-        arousal = (
-            review.arousal
-            if reviewed and review and review.arousal is not None
-            else (draft.arousal if draft else None)
-        )
+        # The human's values where they accepted or edited, else the machine draft's.
+        final = review if review is not None and review.status in ("accepted", "edited") else None
+        caption = (final.caption if final else None) or (draft.caption if draft else None)
+        labels = list(final.labels) if final else list(draft.labels if draft else [])
+        valence = _first_set(final.valence if final else None, draft.valence if draft else None)
+        arousal = _first_set(final.arousal if final else None, draft.arousal if draft else None)
         rows.append(
             {
                 "name": Path(clip.name).stem,
