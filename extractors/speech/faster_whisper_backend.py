@@ -22,6 +22,7 @@ from extractors.errors import ExtractionError, ModelNotAvailableError
 from extractors.media import AUDIO_SAMPLE_RATE, ClipMedia
 from extractors.registry import register
 from extractors.schema import SpeechCues, SpeechSegment, Word, config_hash
+from extractors.speech.common import WhisperCuesMixin
 from extractors.speech.models import model_display_name, resolve_whisper_model
 
 
@@ -68,7 +69,7 @@ def _r(value: Any, digits: int) -> float | None:
 
 
 @register("speech", "faster-whisper")
-class FasterWhisperSpeechBackend:
+class FasterWhisperSpeechBackend(WhisperCuesMixin):
     """Whisper transcript (segments + word times) with faster-whisper."""
 
     name: ClassVar[str] = "faster-whisper"
@@ -115,19 +116,10 @@ class FasterWhisperSpeechBackend:
             return Availability(False, str(exc))
         return Availability(True, f"{model_display_name(self.model)} at {path}")
 
-    def _cues(self, **kw: Any) -> SpeechCues:
-        return SpeechCues(
-            backend=self.name,
-            backend_version=self.version,
-            config_hash=self.config_hash(),
-            model=model_display_name(self.model),
-            **kw,
-        )
-
     def extract(self, clip: ClipMedia) -> SpeechCues:
-        audio = clip.audio() if clip.info.has_audio else np.zeros(0, np.float32)
-        if audio.size == 0:
-            return self._cues(language=self.language, missing_reason="no audio stream")
+        audio, no_audio = self._audio_or_missing(clip)
+        if no_audio is not None:
+            return no_audio
         path = resolve_whisper_model(self.model)
         whisper = load_whisper_model(path, self.device, self.compute_type, self.cpu_threads)
         signal = np.nan_to_num(audio.astype(np.float32, copy=False), nan=0.0)

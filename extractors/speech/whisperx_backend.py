@@ -39,6 +39,7 @@ from extractors.errors import ExtractionError, ModelNotAvailableError
 from extractors.media import AUDIO_SAMPLE_RATE, ClipMedia
 from extractors.registry import register
 from extractors.schema import SpeechCues, SpeechSegment, Word, config_hash
+from extractors.speech.common import WhisperCuesMixin
 from extractors.speech.models import model_display_name, resolve_whisper_model
 
 VAD_METHODS = ("pyannote", "silero")
@@ -214,7 +215,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 @register("speech", "whisperx")
-class WhisperXSpeechBackend:
+class WhisperXSpeechBackend(WhisperCuesMixin):
     """whisperX transcript: VAD-cut batched Whisper, words from forced alignment."""
 
     name: ClassVar[str] = "whisperx"
@@ -363,19 +364,10 @@ class WhisperXSpeechBackend:
         return _cached(key, load)
 
     # -- extraction -------------------------------------------------------------------
-    def _cues(self, **kw: Any) -> SpeechCues:
-        return SpeechCues(
-            backend=self.name,
-            backend_version=self.version,
-            config_hash=self.config_hash(),
-            model=model_display_name(self.model),
-            **kw,
-        )
-
     def extract(self, clip: ClipMedia) -> SpeechCues:
-        audio = clip.audio() if clip.info.has_audio else np.zeros(0, np.float32)
-        if audio.size == 0:
-            return self._cues(language=self.language, missing_reason="no audio stream")
+        audio, no_audio = self._audio_or_missing(clip)
+        if no_audio is not None:
+            return no_audio
         pipeline = self._pipeline()
         signal = np.ascontiguousarray(np.nan_to_num(audio.astype(np.float32), nan=0.0))
         duration = signal.size / AUDIO_SAMPLE_RATE
