@@ -356,14 +356,9 @@ class Runner:
     ) -> tuple[FaceCues | VoiceCues | SpeechCues | None, int | None]:
         assert clip.id is not None
         backend = self._backend(stage)
-        key = config_hash(
-            {
-                "stage": stage,
-                "backend": backend.name,
-                "version": backend.version,
-                **backend.config(),
-            }
-        )
+        # The backend's own hash: it knows which options change output (device and
+        # thread counts do not, so changing them must not re-extract).
+        key = backend.config_hash()
         needs = "video" if stage == Stage.FACE else "audio"
         has = clip.has_video if needs == "video" else clip.has_audio
         with session_scope(self.settings.db_url) as session:

@@ -270,12 +270,13 @@ def test_a_crash_outside_the_stages_fails_that_clip_only(
     assert by_name["other.mp4"].draft_status == "valid"
 
 
-def test_speed_only_drafting_options_do_not_redraft(settings, demo_clip: Path) -> None:  # type: ignore[no-untyped-def]
+def test_speed_only_options_do_not_redo_stages(settings, demo_clip: Path) -> None:  # type: ignore[no-untyped-def]
     scripted(settings)
     settings.face_options = {"frame_rate": 1.0}
     ingest(settings, [demo_clip])
     Runner(settings).run()
     settings.drafting_options = {**settings.drafting_options, "threads": 1, "device": "cpu"}
+    settings.speech_options = {"cpu_threads": 1, "device": "cpu"}
     again = Runner(settings).run()
     assert again.outcomes[0].skipped_stages == 4  # face, voice, speech and the draft
     with session_scope(settings.db_url) as session:
