@@ -102,7 +102,7 @@ def ingest(
     db: DbOpt = None,
 ) -> None:
     """Register clips by content hash; the same file under another name is not added twice."""
-    from annotator.pipeline import ingest as run_ingest
+    from annotator.ingest import ingest as run_ingest
 
     settings = _settings(home, db)
     result = run_ingest(settings, paths)
@@ -393,7 +393,7 @@ def demo(
 ) -> None:
     """Run the whole flow on the bundled sample: ingest, extract, draft, export."""
     from annotator.export import export as run_export
-    from annotator.pipeline import ingest as run_ingest
+    from annotator.ingest import ingest as run_ingest
     from db import session_scope
     from db.queries import find_clip, latest_draft
 

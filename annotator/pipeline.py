@@ -1,4 +1,4 @@
-"""The batch runner: ingest files, then extract -> textualize -> draft each pending clip.
+"""The batch runner: extract -> textualize -> draft each pending clip.
 
 Every stage is keyed by (clip, stage, config hash): a rerun skips what is done
 and redoes what failed or changed. One clip's failure is recorded on the clip
@@ -11,7 +11,7 @@ import logging
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,6 @@ from db import (
     CueTextRecord,
     Draft,
     DraftStatus,
-    IngestFailure,
     Job,
     Stage,
     StageRun,
@@ -48,7 +47,7 @@ from db.models import utcnow
 from db.queries import stage_run
 from extractors import registry
 from extractors.errors import AnnotatorError
-from extractors.media import ClipMedia, probe, sha256_file
+from extractors.media import ClipMedia, sha256_file
 from extractors.schema import (
     CUES_SCHEMA_VERSION,
     Cues,
@@ -62,118 +61,10 @@ from textualize import TEXTUALIZER_VERSION, CueText, render
 
 log = logging.getLogger(__name__)
 
-MEDIA_SUFFIXES = {
-    ".mp4",
-    ".mov",
-    ".mkv",
-    ".avi",
-    ".webm",
-    ".m4v",
-    ".mpg",
-    ".mpeg",
-    ".flv",
-    ".wmv",
-    ".wav",
-    ".mp3",
-    ".m4a",
-    ".flac",
-    ".ogg",
-    ".opus",
-    ".aac",
-}
 
 MODALITY_STAGES = (Stage.FACE, Stage.VOICE, Stage.SPEECH)
 #: Drafting options that change speed, not output: kept out of the draft stage's key.
 SPEED_ONLY_OPTIONS = ("threads", "device")
-ProgressFn = Callable[[str], None]
-
-
-# ----------------------------------------------------------------------------- ingest
-
-
-@dataclass
-class IngestResult:
-    added: list[str] = field(default_factory=list)
-    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, existing clip name)
-    failed: list[tuple[str, str, str]] = field(default_factory=list)  # (path, code, message)
-
-
-def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Files as given, folders walked recursively for media suffixes, in sorted order."""
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() in MEDIA_SUFFIXES:
-                    yield child
-        else:
-            yield path
-
-
-def ingest(
-    settings: Settings, paths: Iterable[str | Path], progress: ProgressFn | None = None
-) -> IngestResult:
-    """Probe and hash each file; the same bytes under another name join the existing clip."""
-    settings.ensure_home()
-    result = IngestResult()
-    for path in expand_paths(paths):
-        shown = str(path)
-        if progress:
-            progress(shown)
-        resolved = str(path.resolve()) if path.exists() else shown
-        try:
-            info = probe(path)
-        except AnnotatorError as exc:
-            result.failed.append((shown, exc.code, str(exc)))
-            _record_ingest_failure(settings, resolved, exc.code, str(exc))
-            continue
-        with session_scope(settings.db_url) as session:
-            clip = session.exec(select(Clip).where(Clip.sha256 == info.sha256)).first()
-            if clip is None:
-                clip = _new_clip(info, path, resolved)
-                session.add(clip)
-                session.flush()
-                result.added.append(shown)
-            else:
-                result.duplicates.append((shown, clip.name))
-            assert clip.id is not None
-            known_path = session.exec(select(ClipPath).where(ClipPath.path == resolved)).first()
-            if known_path is None:
-                session.add(ClipPath(clip_id=clip.id, path=resolved))
-            elif known_path.clip_id != clip.id:  # the file at this path has new content
-                known_path.clip_id, known_path.seen_at = clip.id, utcnow()
-                session.add(known_path)
-            failure = session.exec(
-                select(IngestFailure).where(IngestFailure.path == resolved)
-            ).first()
-            if failure is not None:
-                session.delete(failure)
-    return result
-
-
-def _new_clip(info: MediaInfo, path: Path, resolved: str) -> Clip:
-    return Clip(
-        sha256=info.sha256,
-        name=path.name,
-        source_uri=resolved,
-        duration_s=info.duration_s,
-        fps=info.fps,
-        width=info.width,
-        height=info.height,
-        has_audio=info.has_audio,
-        has_video=info.has_video,
-        media_json=info.to_dict(),
-    )
-
-
-def _record_ingest_failure(settings: Settings, path: str, code: str, message: str) -> None:
-    with session_scope(settings.db_url) as session:
-        row = session.exec(select(IngestFailure).where(IngestFailure.path == path)).first()
-        if row is None:
-            row = IngestFailure(path=path, error_code=code, error_message=message)
-        else:
-            row.error_code, row.error_message, row.seen_at = code, message, utcnow()
-        session.add(row)
 
 
 # ----------------------------------------------------------------------------- run

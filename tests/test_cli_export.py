@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from annotator.pipeline import Runner, ingest
+from annotator.ingest import ingest
+from annotator.pipeline import Runner
 from db import Draft, session_scope
 from db.models import ReviewStatus
 from db.queries import ReviewInput, find_clip, save_review

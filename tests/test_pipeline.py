@@ -11,7 +11,8 @@ import pytest
 from sqlmodel import func, select
 
 from annotator.drafting.base import Generation, register_drafting
-from annotator.pipeline import Runner, ingest
+from annotator.ingest import ingest
+from annotator.pipeline import Runner
 from db import Clip, CueRecord, CueTextRecord, Draft, IngestFailure, StageRun, session_scope
 from db.queries import find_clip
 from extractors.base import Availability

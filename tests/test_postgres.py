@@ -27,7 +27,8 @@ from sqlmodel import Session, col, func, select
 
 from annotator.cli import sample_clip
 from annotator.config import Settings
-from annotator.pipeline import Runner, ingest
+from annotator.ingest import ingest
+from annotator.pipeline import Runner
 from db import (
     Clip,
     CueRecord,

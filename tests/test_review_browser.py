@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from annotator.pipeline import Runner, ingest
+from annotator.ingest import ingest
+from annotator.pipeline import Runner
 from db import Review, ReviewEvent, session_scope
 from tests.test_pipeline import VALID_DRAFT, scripted
 
