@@ -297,7 +297,7 @@ def models(
     table = Table(title="backends")
     for column in ("kind", "name", "available", "detail"):
         table.add_column(column, overflow="fold")
-    for kind in registry.KINDS:
+    for kind in registry.EXTRACTOR_KINDS:
         for name in registry.names(kind):
             try:
                 availability = registry.create(kind, name).available()

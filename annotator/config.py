@@ -38,10 +38,15 @@ class Settings:
     def load(
         cls, home: str | Path | None = None, db_url: str | None = None, **overrides: Any
     ) -> Settings:
-        """Command-line values first, then ANNOTATOR_HOME / ANNOTATOR_DB_URL, then defaults."""
+        """Command-line values first, then the environment (ANNOTATOR_HOME, ANNOTATOR_DB_URL,
+        ANNOTATOR_<KIND>_BACKEND), then defaults."""
         home_path = Path(home or os.environ.get(ENV_HOME) or default_home()).expanduser()
         url = db_url or os.environ.get(ENV_DB_URL) or sqlite_url(home_path / "annotator.db")
         settings = cls(home=home_path, db_url=url)
+        for kind in ("face", "voice", "speech", "drafting"):  # lhotse-style override
+            env_name = os.environ.get(f"ANNOTATOR_{kind.upper()}_BACKEND")
+            if env_name:
+                setattr(settings, f"{kind}_backend", env_name)
         for key, value in overrides.items():
             if value is not None:
                 setattr(settings, key, value)

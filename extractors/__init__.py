@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Extractors: media decoding (PyAV), face/voice/speech backends, the typed Cues records."""

@@ -1,18 +1,32 @@
-"""Backends registered by name, one registry per kind (face, voice, speech).
+"""One registry for every backend kind: face, voice, speech and drafting.
 
-A backend class registers itself with ``@register("face", "landmarks")``; the CLI
-and config pick backends by name with ``create("face", name, **options)``. An
-unknown name lists the known ones.
+A backend class registers itself with ``@register("face", "mediapipe")``; the CLI
+and settings pick backends by name with ``create("face", name, **options)``. An
+unknown name lists the known ones. Built-in backends are imported on first
+lookup from the module named for their kind (by name, so this module imports
+nothing above ``extractors``); ``ANNOTATOR_<KIND>_BACKEND`` in the environment
+overrides a kind's default name (read by ``annotator.config.Settings.load``, as
+lhotse lets an environment variable pick its audio backend).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from extractors.errors import AnnotatorError
 
-KINDS = ("face", "voice", "speech")
+#: kind -> module that registers the built-in backends of that kind when imported.
+BUILTIN_MODULES: dict[str, str] = {
+    "face": "extractors.face",
+    "voice": "extractors.voice",
+    "speech": "extractors.speech",
+    "drafting": "annotator.drafting.backends",
+}
+KINDS = tuple(BUILTIN_MODULES)
+#: The kinds an extractor stage runs (drafting is the LLM stage).
+EXTRACTOR_KINDS = ("face", "voice", "speech")
 _REGISTRY: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}
 
 T = TypeVar("T", bound=type)
@@ -25,9 +39,13 @@ class UnknownBackendError(AnnotatorError, KeyError):
         return str(self.args[0])
 
 
-def register(kind: str, name: str) -> Callable[[T], T]:
+def _check_kind(kind: str) -> None:
     if kind not in _REGISTRY:
-        raise ValueError(f"unknown backend kind {kind!r}; known kinds: {', '.join(KINDS)}")
+        raise UnknownBackendError(f"unknown backend kind {kind!r}; known kinds: {', '.join(KINDS)}")
+
+
+def register(kind: str, name: str) -> Callable[[T], T]:
+    _check_kind(kind)
 
     def decorator(cls: T) -> T:
         cls.name = name  # type: ignore[attr-defined]
@@ -38,16 +56,18 @@ def register(kind: str, name: str) -> Callable[[T], T]:
 
 
 def names(kind: str) -> list[str]:
-    _load_builtin()
+    _check_kind(kind)
+    _load_builtin(kind)
     return sorted(_REGISTRY[kind])
 
 
 def backend_class(kind: str, name: str) -> type:
-    _load_builtin()
+    _check_kind(kind)
+    _load_builtin(kind)
     try:
         return _REGISTRY[kind][name]
     except KeyError:
-        known = ", ".join(sorted(_REGISTRY.get(kind, {}))) or "none"
+        known = ", ".join(sorted(_REGISTRY[kind])) or "none"
         raise UnknownBackendError(
             f"unknown {kind} backend {name!r}; known {kind} backends: {known}"
         ) from None
@@ -57,8 +77,7 @@ def create(kind: str, name: str, **options: Any) -> Any:
     return backend_class(kind, name)(**options)
 
 
-def _load_builtin() -> None:
-    """Import the built-in backend modules so they register (cheap: heavy imports are lazy)."""
-    import extractors.face
-    import extractors.speech
-    import extractors.voice  # noqa: F401
+def _load_builtin(kind: str) -> None:
+    """Import the kind's built-in backend modules so they register (cheap: heavy imports
+    are lazy inside each backend)."""
+    importlib.import_module(BUILTIN_MODULES[kind])

@@ -1,4 +1,4 @@
-"""Drafting backends: a small Protocol and a registry by name."""
+"""Drafting backends: a small Protocol; they register in the shared backend registry."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
+from extractors import registry
 from extractors.base import Availability
-from extractors.registry import UnknownBackendError
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,9 @@ class Generation:
     completion_tokens: int | None
     latency_s: float
     finish_reason: str | None = None  # "stop", "length"...
+
+
+T = TypeVar("T", bound=type)
 
 
 @runtime_checkable
@@ -37,36 +40,15 @@ class DraftingBackend(Protocol):
     ) -> list[Generation]: ...
 
 
-_DRAFTING: dict[str, type] = {}
-T = TypeVar("T", bound=type)
-
-
 def register_drafting(name: str) -> Callable[[T], T]:
-    def decorator(cls: T) -> T:
-        cls.name = name  # type: ignore[attr-defined]
-        _DRAFTING[name] = cls
-        return cls
-
-    return decorator
+    """``@register_drafting("openai")``: the shared registry under the kind "drafting"."""
+    return registry.register("drafting", name)
 
 
 def drafting_names() -> list[str]:
-    _load_builtin()
-    return sorted(_DRAFTING)
+    return registry.names("drafting")
 
 
 def create_drafting(name: str, **options: Any) -> DraftingBackend:
-    _load_builtin()
-    try:
-        cls = _DRAFTING[name]
-    except KeyError:
-        known = ", ".join(sorted(_DRAFTING))
-        raise UnknownBackendError(
-            f"unknown drafting backend {name!r}; known drafting backends: {known}"
-        ) from None
-    backend: DraftingBackend = cls(**options)
+    backend: DraftingBackend = registry.create("drafting", name, **options)
     return backend
-
-
-def _load_builtin() -> None:
-    import annotator.drafting.transformers_backend  # noqa: F401
