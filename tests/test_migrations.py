@@ -227,8 +227,8 @@ LATER_MIGRATION = """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "9001"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -272,13 +272,15 @@ def test_a_later_migration_upgrades_a_database_in_use(
 
     migrations = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, migrations, ignore=shutil.ignore_patterns("__pycache__"))
-    (migrations / "versions" / "0002_clip_language.py").write_text(LATER_MIGRATION)
+    (migrations / "versions" / "9001_clip_language.py").write_text(
+        LATER_MIGRATION.replace("{head}", HEAD)
+    )
     monkeypatch.setattr(db_engine, "MIGRATIONS_DIR", migrations)
-    monkeypatch.setattr(db_engine, "HEAD", "0002")
+    monkeypatch.setattr(db_engine, "HEAD", "9001")
     _forget(url)  # a new release starts
 
     engine = get_engine(url)
-    assert _versions(engine) == ["0002"]
+    assert _versions(engine) == ["9001"]
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT name, language FROM clip").all() == [
             ("kept.mp4", "und")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from extractors import registry
 from extractors.base import Availability
+from extractors.errors import AnnotatorError
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,26 @@ class Generation:
 T = TypeVar("T", bound=type)
 
 
+@dataclass(frozen=True)
+class DraftRequest:
+    """One clip's prompt for ``generate_many``: the batch engines (vLLM, an OpenAI server
+    with concurrent requests, batched transformers on CUDA) draft many clips at once."""
+
+    key: str  # the caller's id for this request (a clip id), echoed in the result
+    messages: list[dict[str, str]]
+    json_schema: dict | None
+    n: int = 1
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    """The generations for one request, or the typed error that stopped that request only."""
+
+    key: str
+    generations: list[Generation]
+    error: AnnotatorError | None = None
+
+
 @runtime_checkable
 class DraftingBackend(Protocol):
     name: ClassVar[str]
@@ -38,6 +59,23 @@ class DraftingBackend(Protocol):
     def generate(
         self, messages: list[dict[str, str]], json_schema: dict | None, n: int = 1
     ) -> list[Generation]: ...
+
+    def generate_many(self, requests: Sequence[DraftRequest]) -> list[DraftResult]:
+        """One result per request, in order; a failed request does not fail the others."""
+        ...
+
+
+def generate_each(backend: DraftingBackend, requests: Sequence[DraftRequest]) -> list[DraftResult]:
+    """``generate_many`` for backends without a batch engine: one request after another."""
+    results = []
+    for request in requests:
+        try:
+            gens = backend.generate(request.messages, request.json_schema, n=request.n)
+        except AnnotatorError as exc:
+            results.append(DraftResult(request.key, [], exc))
+        else:
+            results.append(DraftResult(request.key, gens))
+    return results
 
 
 def register_drafting(name: str) -> Callable[[T], T]:

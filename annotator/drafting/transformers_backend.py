@@ -11,9 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
-from annotator.drafting.base import Generation, register_drafting
+from annotator.drafting.base import (
+    DraftRequest,
+    DraftResult,
+    Generation,
+    generate_each,
+    register_drafting,
+)
 from annotator.drafting.models import DEFAULT_DRAFT_MODEL, ResolvedModel, resolve_model
 from extractors.base import Availability
 from extractors.errors import ModelNotAvailableError
@@ -175,6 +182,9 @@ class TransformersDraftingBackend:
                 )
             )
         return out
+
+    def generate_many(self, requests: Sequence[DraftRequest]) -> list[DraftResult]:
+        return generate_each(self, requests)
 
 
 _TOKENIZER_DATA: dict[int, Any] = {}
