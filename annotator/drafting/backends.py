@@ -1,5 +1,8 @@
-"""Importing this module registers the built-in drafting backends (see ``extractors.registry``)."""
+"""Importing this module registers the built-in drafting backends (see ``extractors.registry``).
 
-from annotator.drafting import transformers_backend
+Each backend module is cheap to import: models, vLLM and torch load lazily inside them.
+"""
 
-__all__ = ["transformers_backend"]
+from annotator.drafting import openai_backend, transformers_backend, vllm_backend
+
+__all__ = ["openai_backend", "transformers_backend", "vllm_backend"]

@@ -1,0 +1,226 @@
+"""Drafting with vLLM's offline engine, in-process, for corpora on GPUs.
+
+``generate_many`` hands every pending clip to one ``LLM.chat`` call, so vLLM batches
+them continuously; n samples come from ``SamplingParams(n=...)`` and JSON output is
+enforced by guided decoding with the draft's schema. vLLM is an optional extra
+(``uv sync --extra gpu``): it is imported only when a model is loaded, and without it
+``available()`` says how to install it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from annotator.drafting.base import DraftRequest, DraftResult, Generation, register_drafting
+from annotator.drafting.models import DEFAULT_DRAFT_MODEL, ResolvedModel, resolve_model
+from extractors.base import Availability
+from extractors.errors import AnnotatorError, ModelNotAvailableError
+from extractors.schema import config_hash
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "uv sync --extra gpu (or: uv pip install vllm==0.10.2); needs a CUDA GPU"
+
+_ENGINES: dict[tuple[Any, ...], Any] = {}
+_LOCK = threading.Lock()
+
+
+class DraftingEngineError(AnnotatorError, RuntimeError):
+    """The in-process engine failed on a batch (a prompt past max_model_len, CUDA OOM)."""
+
+    code = "drafting_failed"
+
+
+def vllm_installed() -> bool:
+    return importlib.util.find_spec("vllm") is not None
+
+
+def sampling_kwargs(
+    *,
+    max_new_tokens: int,
+    temperature: float,
+    seed: int,
+    n: int,
+    json_schema: dict | None,
+) -> dict[str, Any]:
+    """Keyword arguments for one request's ``SamplingParams`` (pure: no vLLM import).
+    Several samples need sampling, so a zero temperature becomes 0.7 then, as in the
+    transformers backend; ``json`` is the schema for guided decoding."""
+    sampling = temperature > 0 or n > 1
+    kwargs: dict[str, Any] = {
+        "n": max(1, n),
+        "max_tokens": max_new_tokens,
+        "temperature": (temperature or 0.7) if sampling else 0.0,
+        "seed": seed,
+    }
+    if sampling:
+        kwargs["top_p"] = 0.95
+    if json_schema is not None:
+        kwargs["json"] = json_schema
+    return kwargs
+
+
+def engine_kwargs(
+    resolved: ResolvedModel, max_model_len: int, gpu_memory_utilization: float, seed: int
+) -> dict[str, Any]:
+    """Keyword arguments for ``vllm.LLM``: a GGUF file is passed as the model path (vLLM
+    reads its tokenizer from the file), a folder or hub id as it is."""
+    model = os.path.join(resolved.path, resolved.gguf_file) if resolved.gguf_file else resolved.path
+    return {
+        "model": model,
+        "max_model_len": max_model_len,
+        "gpu_memory_utilization": gpu_memory_utilization,
+        "seed": seed,
+    }
+
+
+def _sampling_params(kwargs: dict[str, Any]) -> Any:
+    """``SamplingParams`` from ``sampling_kwargs``; guided JSON through
+    ``GuidedDecodingParams`` (vLLM 0.10/0.11) or ``StructuredOutputsParams`` (later)."""
+    from vllm import SamplingParams
+
+    kwargs = dict(kwargs)
+    schema = kwargs.pop("json", None)
+    if schema is None:
+        return SamplingParams(**kwargs)
+    try:
+        from vllm.sampling_params import GuidedDecodingParams
+
+        return SamplingParams(**kwargs, guided_decoding=GuidedDecodingParams(json=schema))
+    except ImportError:
+        from vllm.sampling_params import StructuredOutputsParams  # type: ignore[attr-defined]
+
+        return SamplingParams(**kwargs, structured_outputs=StructuredOutputsParams(json=schema))
+
+
+@register_drafting("vllm")
+class VLLMDraftingBackend:
+    name = "vllm"
+
+    def __init__(
+        self,
+        model: str = DEFAULT_DRAFT_MODEL,
+        max_new_tokens: int = 512,
+        temperature: float = 0.0,
+        seed: int = 0,
+        max_model_len: int = 4096,
+        gpu_memory_utilization: float = 0.85,
+    ):
+        self.model_spec = model
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.seed = seed
+        # Speed and memory only (left out of config()).
+        self.max_model_len = max_model_len
+        self.gpu_memory_utilization = gpu_memory_utilization
+        self._resolved: ResolvedModel | None = None
+
+    @property
+    def resolved(self) -> ResolvedModel:
+        if self._resolved is None:
+            self._resolved = resolve_model(self.model_spec)
+        return self._resolved
+
+    @property
+    def model_id(self) -> str:
+        return self.resolved.model_id
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "model": self.model_id,
+            "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+            "seed": self.seed,
+        }
+
+    def config_hash(self) -> str:
+        return config_hash(self.config())
+
+    def available(self) -> Availability:
+        if not vllm_installed():
+            return Availability(False, f"vllm is not installed: {INSTALL_HINT}")
+        try:
+            resolved = resolve_model(self.model_spec)
+        except ModelNotAvailableError as exc:
+            return Availability(False, str(exc))
+        return Availability(True, engine_kwargs(resolved, 0, 0.0, 0)["model"])
+
+    def _engine(self) -> Any:
+        if not vllm_installed():
+            raise ModelNotAvailableError(f"the vllm drafter needs vllm: {INSTALL_HINT}")
+        kwargs = engine_kwargs(
+            self.resolved, self.max_model_len, self.gpu_memory_utilization, self.seed
+        )
+        key = tuple(sorted(kwargs.items()))
+        with _LOCK:
+            if key not in _ENGINES:
+                from vllm import LLM
+
+                log.info("loading %s into vLLM", kwargs["model"])
+                _ENGINES[key] = LLM(**kwargs)
+            return _ENGINES[key]
+
+    def generate(
+        self, messages: list[dict[str, str]], json_schema: dict | None, n: int = 1
+    ) -> list[Generation]:
+        result = self.generate_many([DraftRequest("one", messages, json_schema, n)])[0]
+        if result.error is not None:
+            raise result.error
+        return result.generations
+
+    def generate_many(self, requests: Sequence[DraftRequest]) -> list[DraftResult]:
+        """All requests in one ``LLM.chat`` call. Latency on each generation is the
+        batch's wall time shared out evenly over its requests."""
+        if not requests:
+            return []
+        try:
+            engine = self._engine()
+        except AnnotatorError as exc:
+            return [DraftResult(r.key, [], exc) for r in requests]
+        params = [
+            _sampling_params(
+                sampling_kwargs(
+                    max_new_tokens=self.max_new_tokens,
+                    temperature=self.temperature,
+                    seed=self.seed + index,
+                    n=r.n,
+                    json_schema=r.json_schema,
+                )
+            )
+            for index, r in enumerate(requests)
+        ]
+        start = time.perf_counter()
+        try:
+            outputs = engine.chat([r.messages for r in requests], params, use_tqdm=False)
+        except (ValueError, RuntimeError) as exc:  # a prompt past max_model_len, CUDA OOM
+            first = (str(exc).splitlines() or [""])[0]
+            error = DraftingEngineError(f"vllm drafting failed: {type(exc).__name__}: {first}")
+            return [DraftResult(r.key, [], error) for r in requests]
+        share = (time.perf_counter() - start) / len(requests)
+        return [
+            DraftResult(request.key, _generations(output, share, self.max_new_tokens))
+            for request, output in zip(requests, outputs, strict=True)
+        ]
+
+
+def _generations(output: Any, latency: float, max_new_tokens: int) -> list[Generation]:
+    """``Generation``s from one vLLM ``RequestOutput`` (its n completions)."""
+    prompt_tokens = len(output.prompt_token_ids or [])
+    return [
+        Generation(
+            text=completion.text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=len(completion.token_ids),
+            latency_s=round(latency, 3),
+            finish_reason=completion.finish_reason
+            or ("length" if len(completion.token_ids) >= max_new_tokens else "stop"),
+        )
+        for completion in output.outputs
+    ]
