@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -88,6 +88,12 @@ class ClipPath(SQLModel, table=True):
     clip_id: int = Field(foreign_key="clip.id", index=True)
     path: str = Field(index=True, unique=True)
     seen_at: datetime = Field(default_factory=utcnow)
+    # What the file looked like when its content was last verified: a rerun trusts a path
+    # whose size and mtime still match without reading it; otherwise the partial hash
+    # (first and last MiB + size) rules out a change cheaply before the full sha256.
+    size_bytes: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    mtime_ns: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    partial_hash: str | None = None
 
 
 class IngestFailure(SQLModel, table=True):
