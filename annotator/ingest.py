@@ -13,7 +13,7 @@ from annotator.config import Settings
 from db import Clip, ClipPath, IngestFailure, session_scope
 from db.models import utcnow
 from extractors.errors import AnnotatorError
-from extractors.media import probe
+from extractors.media import FileStamp, partial_hash, probe
 from extractors.schema import MediaInfo
 
 ProgressFn = Callable[[str], None]
@@ -70,7 +70,9 @@ def ingest(
             progress(shown)
         resolved = str(path.resolve()) if path.exists() else shown
         try:
-            info = probe(path)
+            stamp = FileStamp.of(path) if path.is_file() else None  # before the hash: a
+            info = probe(path)  # change while hashing then shows as a moved mtime
+            partial = partial_hash(path)
         except AnnotatorError as exc:
             result.failed.append((shown, exc.code, str(exc)))
             _record_ingest_failure(settings, resolved, exc.code, str(exc))
@@ -87,10 +89,13 @@ def ingest(
             assert clip.id is not None
             known_path = session.exec(select(ClipPath).where(ClipPath.path == resolved)).first()
             if known_path is None:
-                session.add(ClipPath(clip_id=clip.id, path=resolved))
+                known_path = ClipPath(clip_id=clip.id, path=resolved)
             elif known_path.clip_id != clip.id:  # the file at this path has new content
                 known_path.clip_id, known_path.seen_at = clip.id, utcnow()
-                session.add(known_path)
+            if stamp is not None:  # lets a rerun trust this path without reading it
+                known_path.size_bytes, known_path.mtime_ns = stamp.size_bytes, stamp.mtime_ns
+                known_path.partial_hash = partial
+            session.add(known_path)
             failure = session.exec(
                 select(IngestFailure).where(IngestFailure.path == resolved)
             ).first()

@@ -7,6 +7,7 @@ and redoes what failed or changed. One clip's failure is recorded on the clip
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 import traceback
@@ -29,9 +30,15 @@ from annotator.drafting import (
     decoding_schema,
     parse_draft,
 )
+from annotator.extraction import (
+    Extraction,
+    ThreadBudget,
+    run_extractions,
+    thread_budget,
+    verify_media_path,
+)
 from db import (
     Clip,
-    ClipPath,
     ClipStatus,
     CueRecord,
     CueTextRecord,
@@ -47,7 +54,7 @@ from db.models import utcnow
 from db.queries import stage_run
 from extractors import registry
 from extractors.errors import AnnotatorError
-from extractors.media import ClipMedia, sha256_file
+from extractors.media import ClipMedia
 from extractors.schema import (
     CUES_SCHEMA_VERSION,
     Cues,
@@ -100,12 +107,21 @@ class RunResult:
 class Runner:
     """Holds the backends for one run so each model loads once per process."""
 
-    def __init__(self, settings: Settings, draft: bool = True):
+    def __init__(self, settings: Settings, draft: bool = True, parallel_stages: bool | None = None):
         self.settings = settings
         self.draft = draft
+        # Face beside voice+speech when the cores allow (None: two cores or more), each
+        # side with its own thread budget so the two do not oversubscribe the machine.
+        self.threads = thread_budget(parallel_stages)
         self.face = registry.create("face", settings.face_backend, **settings.face_options)
         self.voice = registry.create("voice", settings.voice_backend, **settings.voice_options)
-        self.speech = registry.create("speech", settings.speech_backend, **settings.speech_options)
+        self.speech = registry.create(
+            "speech",
+            settings.speech_backend,
+            **_with_cpu_threads(
+                "speech", settings.speech_backend, settings.speech_options, self.threads
+            ),
+        )
         self._drafter: DraftingBackend | None = None
 
     @property
@@ -188,27 +204,43 @@ class Runner:
             if progress:
                 progress(clip, stage)
 
-        media_path = self._media_path(clip)
-        if media_path is None:
-            outcome.status = "failed"
-            outcome.errors.append(
-                (
-                    "file_not_found",
-                    f"{clip.source_uri}: no file with this clip's content any more "
-                    "(moved, deleted or changed since ingest)",
-                )
-            )
-            self._finish_clip(clip.id, outcome)
-            return outcome
-        media = ClipMedia(media_path, MediaInfo.from_dict(clip.media_json))
-        cues = Cues(media=media.info)
+        info = MediaInfo.from_dict(clip.media_json)
+        cues = Cues(media=info)
         records: dict[str, int | None] = {}
+        # Stages done under the current keys are read back; the media file is looked at
+        # only when some stage still has to run (a finished clip reads no media at all).
+        pending: list[str] = []
         for stage in MODALITY_STAGES:
-            step(stage)
-            cue, record_id = self._modality(stage, clip, media, job_id, outcome)
-            records[stage] = record_id
-            if cue is not None:
-                setattr(cues, stage, cue)
+            reused = self._reuse(stage, clip, job_id, outcome)
+            if reused is None:
+                pending.append(stage)
+            else:
+                records[stage] = reused[1]
+                if reused[0] is not None:
+                    setattr(cues, stage, reused[0])
+        if pending:
+            media_path = self._media_path(clip)
+            if media_path is None:
+                outcome.status = "failed"
+                outcome.errors.append(
+                    (
+                        "file_not_found",
+                        f"{clip.source_uri}: no file with this clip's content any more "
+                        "(moved, deleted or changed since ingest)",
+                    )
+                )
+                self._finish_clip(clip.id, outcome)
+                return outcome
+            media = ClipMedia(media_path, info)
+            try:
+                extracted = self._extract(pending, media, step)
+            finally:
+                media.release()  # the decoded audio goes with the clip
+            for name in pending:  # stored in stage order, in this thread
+                cue, record_id = self._store(name, clip, extracted[name], job_id, outcome)
+                records[name] = record_id
+                if cue is not None:
+                    setattr(cues, name, cue)
         for modality, reason in cues.all_missing().items():
             outcome.missing.setdefault(modality, reason)
         cues.missing.update({k: v for k, v in outcome.missing.items() if getattr(cues, k) is None})
@@ -225,19 +257,13 @@ class Runner:
         return outcome
 
     def _media_path(self, clip: Clip) -> Path | None:
-        """A path that still holds this clip's bytes: its first path, then any other it
-        was ingested from. Content is checked (size, then sha256): a file overwritten
-        in place is another clip, and must not be extracted under this one's name."""
+        """A path that still holds this clip's bytes (see ``verify_media_path``): read only
+        when its size or mtime changed since its content was last verified."""
+        assert clip.id is not None
         with session_scope(self.settings.db_url) as session:
-            others = session.exec(select(ClipPath.path).where(ClipPath.clip_id == clip.id)).all()
-        size = clip.media_json.get("size_bytes")
-        for candidate in dict.fromkeys([clip.source_uri, *others]):
-            path = Path(candidate)
-            if not path.is_file() or (size is not None and path.stat().st_size != size):
-                continue
-            if sha256_file(path) == clip.sha256:
-                return path
-        return None
+            return verify_media_path(
+                session, clip.id, clip.source_uri, clip.sha256, clip.media_json.get("size_bytes")
+            )
 
     def _backend(self, stage: str) -> Any:
         return {"face": self.face, "voice": self.voice, "speech": self.speech}[stage]
@@ -245,6 +271,18 @@ class Runner:
     def _modality(
         self, stage: str, clip: Clip, media: ClipMedia, job_id: int | None, outcome: ClipOutcome
     ) -> tuple[FaceCues | VoiceCues | SpeechCues | None, int | None]:
+        """One modality stage on its own: reused when done, else extracted and stored."""
+        reused = self._reuse(stage, clip, job_id, outcome)
+        if reused is not None:
+            return reused
+        extracted = self._extract([stage], media, None)[stage]
+        return self._store(stage, clip, extracted, job_id, outcome)
+
+    def _reuse(
+        self, stage: str, clip: Clip, job_id: int | None, outcome: ClipOutcome
+    ) -> tuple[FaceCues | VoiceCues | SpeechCues | None, int | None] | None:
+        """The stage's stored result under the backend's current key (or its skip for a
+        missing stream); None when the stage must run on the media."""
         assert clip.id is not None
         backend = self._backend(stage)
         # The backend's own hash: it knows which options change output (device and
@@ -275,16 +313,40 @@ class Runner:
             )
             outcome.missing[stage] = f"no {needs} stream"
             return None, None
-        start = time.perf_counter()
-        try:
-            cue = backend.extract(media)
-        except AnnotatorError as exc:
+        return None
+
+    def _extract(
+        self, stages: list[str], media: ClipMedia, step: Callable[[str], None] | None
+    ) -> dict[str, Extraction]:
+        """Run the backends (face beside the audio stages when parallel); no DB writes."""
+        backends = {stage: self._backend(stage) for stage in stages}
+        return run_extractions(stages, backends, media, self.threads.parallel, step)
+
+    def _store(
+        self,
+        stage: str,
+        clip: Clip,
+        extracted: Extraction,
+        job_id: int | None,
+        outcome: ClipOutcome,
+    ) -> tuple[FaceCues | VoiceCues | SpeechCues | None, int | None]:
+        """Record one extraction (cue record and stage run, or the typed failure)."""
+        assert clip.id is not None
+        backend = self._backend(stage)
+        key = backend.config_hash()
+        exc = extracted.error
+        if isinstance(exc, AnnotatorError):
             self._stage_failed(
                 clip.id, stage, key, backend.config(), job_id, outcome, exc.code, str(exc)
             )
             return None, None
-        except Exception as exc:  # a backend bug must not stop the batch
-            log.debug("stage %s crashed on %s\n%s", stage, clip.name, traceback.format_exc())
+        if exc is not None:  # a backend bug must not stop the batch
+            log.debug(
+                "stage %s crashed on %s\n%s",
+                stage,
+                clip.name,
+                "".join(traceback.format_exception(exc)),
+            )
             message = (
                 f"{clip.name}: {stage} backend crashed: {type(exc).__name__}: {_first_line(exc)}"
             )
@@ -292,6 +354,7 @@ class Runner:
                 clip.id, stage, key, backend.config(), job_id, outcome, "extraction_failed", message
             )
             return None, None
+        cue = extracted.cue
         record_id = self._save_cue(clip, stage, key, cue)
         status = StageStatus.PARTIAL if cue.missing_reason else StageStatus.DONE
         self._save_stage(
@@ -302,7 +365,7 @@ class Runner:
             status,
             job_id,
             output_id=record_id,
-            duration=time.perf_counter() - start,
+            duration=extracted.duration_s,
             message=cue.missing_reason,
         )
         return cue, record_id
@@ -554,6 +617,22 @@ class Runner:
                 if clip.status != ClipStatus.REVIEWED:
                     clip.status = ClipStatus.DRAFTED if self.draft else ClipStatus.EXTRACTED
             session.add(clip)
+
+
+def _with_cpu_threads(
+    kind: str, name: str, options: dict[str, Any], budget: ThreadBudget
+) -> dict[str, Any]:
+    """The options with ``cpu_threads`` set to the audio side's budget when the backend
+    takes it (a speed-only option: kept out of the stage key) and the user did not."""
+    if not budget.parallel or options.get("cpu_threads"):
+        return options
+    try:
+        params = inspect.signature(registry.backend_class(kind, name)).parameters
+    except (TypeError, ValueError):
+        return options
+    if "cpu_threads" not in params:
+        return options
+    return {**options, "cpu_threads": budget.audio}
 
 
 def _first_line(value: object) -> str:
