@@ -199,6 +199,8 @@ class SpeechCues(_Record):
     alignment_note: str | None = None  # why alignment did not run, when it did not
     warnings: list[str] = field(default_factory=list)
     missing_reason: str | None = None  # e.g. "no speech detected"
+    language_detected: bool = False  # True when the model chose the language, not the config
+    language_probability: float | None = None  # the detector's probability, when detected
 
     @property
     def text(self) -> str:

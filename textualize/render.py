@@ -94,8 +94,9 @@ def _speech(cues: Cues, missing: dict[str, str], max_words: int) -> list[str]:
         return [f"not available: {missing.get('speech', 'not extracted')}"]
     lines = []
     words = transcript.timed_words(cues.speech)
-    if words and cues.speech.language:
-        lines.append(f"language: {cues.speech.language}")
+    language = transcript.language_line(cues.speech)
+    if words and language:
+        lines.append(language)
     lines.extend(transcript.compact_lines(cues.speech, max_words=max_words))
     return lines
 

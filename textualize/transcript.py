@@ -9,6 +9,8 @@ Words with a recogniser probability below :data:`LOW_PROBABILITY` are put in
 parentheses (the transcription convention for an uncertain hearing), and
 :data:`UNCERTAIN_NOTE` follows the transcript once.
 Speaker labels are shown only when more than one speaker is named.
+:func:`language_line` says the transcript's language and whether the model
+detected it (``'language: de (detected, p=0.93)'``) or was told it (``'language: en'``).
 """
 
 from __future__ import annotations
@@ -64,6 +66,17 @@ def timed_words(speech: SpeechCues | None) -> list[Word]:
             for tok in seg.text.split()
         ]
     return sorted(words, key=lambda w: (w.start_s, w.end_s))
+
+
+def language_line(speech: SpeechCues | None) -> str | None:
+    """``'language: de (detected, p=0.93)'``, ``'language: en'``; ``None`` when unknown."""
+    if speech is None or not speech.language:
+        return None
+    if not speech.language_detected:
+        return f"language: {speech.language}"
+    prob = num(speech.language_probability)
+    how = "detected" if prob is None else f"detected, p={prob:.2f}"
+    return f"language: {speech.language} ({how})"
 
 
 def truncate(words: list[Word], max_words: int) -> tuple[list[Word], int]:

@@ -35,5 +35,6 @@ class WhisperCuesMixin:
         """The clip's audio, or the cues to return at once when it has none."""
         audio = clip.audio() if clip.info.has_audio else np.zeros(0, np.float32)
         if audio.size == 0:
-            return audio, self._cues(language=self.language, missing_reason="no audio stream")
+            fixed = None if self.language in (None, "", "auto") else self.language
+            return audio, self._cues(language=fixed, missing_reason="no audio stream")
         return audio, None

