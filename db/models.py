@@ -187,6 +187,16 @@ class Draft(SQLModel, table=True):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     latency_s: float | None = None
+    # The draft used downstream (review, export): of N samples, the valid one most
+    # consistent with the others (annotator.drafting.consistency).
+    chosen: bool = False
+    # What the model said about itself; ``confidence`` is the samples' agreement when N > 1.
+    model_confidence: float | None = None
+    # Share of clue sentences that name a cue present in the cue text, and the others.
+    grounding_rate: float | None = None
+    ungrounded_clues: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    # temperature, top_p, seed, n, max_new_tokens as the backend used them.
+    sampling_json: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow)
 
 
