@@ -435,6 +435,11 @@ def demo(
         raise typer.Exit(1)
 
 
+from annotator.cli_labelstudio import ls_app  # noqa: E402  (after `app`: it imports nothing of cli)
+
+app.add_typer(ls_app, name="ls")
+
+
 def main() -> None:
     app()
 
