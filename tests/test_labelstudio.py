@@ -1,0 +1,407 @@
+"""``annotator ls setup / push / pull`` against a real Label Studio server.
+
+``scripts/labelstudio-test-server.sh start`` installs Label Studio into its own virtualenv
+(``.labelstudio-venv``; its pins clash with ours) when missing, and starts a throwaway server
+on 127.0.0.1 with a known user token. The tests are skipped only when Label Studio cannot be
+installed on this machine (the script exits 3), and fail even then when CI=true. Each test
+uses its own project and database; drafts are inserted as rows, so no model runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import Session, col, func, select
+from typer.testing import CliRunner
+
+from annotator.cli import app
+from annotator.config import Settings
+from annotator.labelstudio.client import Connection, LabelStudio
+from annotator.labelstudio.config import (
+    MalformedResultError,
+    draft_id_of,
+    labeling_config,
+    parse_result,
+    prediction_result,
+)
+from annotator.labelstudio.sync import chosen_draft, project_id, pull
+from db import (
+    Annotator,
+    Clip,
+    CueTextRecord,
+    Draft,
+    LabelStudioLink,
+    Review,
+    ReviewEvent,
+    ReviewStatus,
+    session_scope,
+)
+from db.queries import ReviewInput, review_for, save_review
+from extractors.media import sha256_file
+from tests.conftest import silent_video
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "labelstudio-test-server.sh"
+UNAVAILABLE = 3
+DRAFT = {
+    "caption": "The speaker greets warmly and sounds pleased.",
+    "labels": ["happy", "friendly"],
+    "valence": 0.6,
+    "arousal": 0.5,
+    "confidence": 0.7,
+}
+
+
+def _server(command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(SCRIPT), command], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
+
+
+@pytest.fixture(scope="session")
+def ls_server() -> Iterator[dict[str, str]]:
+    """Start (installing if need be) the throwaway server; yield its URL, token, media root."""
+    try:
+        started = _server("start", timeout=1800)  # pip install on a fresh machine included
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"labelstudio-test-server.sh start did not finish in 1800 s: {exc.stderr!r}")
+    if started.returncode == UNAVAILABLE:
+        reason = f"Label Studio cannot be installed on this machine: {started.stderr.strip()}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}\n(CI=true: the Label Studio tests must run in CI)")
+        pytest.skip(reason)
+    if started.returncode != 0:
+        pytest.fail(
+            f"labelstudio-test-server.sh start failed (exit {started.returncode}):\n"
+            f"{started.stderr}{started.stdout}"
+        )
+    env = dict(line.split("=", 1) for line in _server("env", 30).stdout.split())
+    try:
+        yield env
+    finally:
+        # Stop only a server this session started, and not under xdist (other workers use it).
+        if started.stdout.strip() == "started" and "PYTEST_XDIST_WORKER" not in os.environ:
+            _server("stop", timeout=120)
+
+
+@pytest.fixture
+def ls(ls_server: dict[str, str]) -> LabelStudio:
+    return LabelStudio(Connection(ls_server["LABEL_STUDIO_URL"], ls_server["LABEL_STUDIO_API_KEY"]))
+
+
+@pytest.fixture
+def env(ls_server: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for key in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"):
+        monkeypatch.setenv(key, ls_server[key])
+    monkeypatch.setenv("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT", ls_server["LSTEST_MEDIA"])
+    return ls_server
+
+
+@pytest.fixture
+def project() -> str:
+    return f"mer-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def clips_dir(env: dict[str, str], demo_clip: Path, feat_data: Path) -> Iterator[Path]:
+    """Three real, different clips in a subfolder of the server's document root."""
+    folder = Path(env["LSTEST_MEDIA"]) / f"clips-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(parents=True)
+    shutil.copy(demo_clip, folder / "demo clip.mp4")
+    shutil.copy(feat_data / "single_face.mp4", folder / "single_face.mp4")
+    silent_video(demo_clip, folder / "silent.mp4", seconds=2.0)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _add_draft(session: Session, clip_id: int, cue_id: int, run: str, **fields: Any) -> Draft:
+    values = {**DRAFT, **fields}
+    draft = Draft(clip_id=clip_id, cue_text_id=cue_id, config_hash=run, backend="scripted",
+                  model_id=f"scripted-model-{run}", prompt_version="mer-caption-1",
+                  raw_output="{}", **values)  # fmt: skip
+    session.add(draft)
+    session.flush()
+    return draft
+
+
+def _seed(settings: Settings, folder: Path) -> dict[str, int]:
+    """Clip, cue text and one valid draft per file, as the pipeline stores them."""
+    ids: dict[str, int] = {}
+    with session_scope(settings.db_url) as session:
+        for path in sorted(folder.iterdir()):
+            clip = Clip(sha256=sha256_file(path), name=path.name, source_uri=str(path),
+                        has_video=True, status="drafted")  # fmt: skip
+            session.add(clip)
+            session.flush()
+            assert clip.id is not None
+            card = f"0.0-2.0 s  {path.name}: AU12"
+            cue = CueTextRecord(clip_id=clip.id, config_hash="c1", textualizer_version="1.1",
+                                prompt_text="cues", readable_text=card)  # fmt: skip
+            session.add(cue)
+            session.flush()
+            assert cue.id is not None
+            _add_draft(session, clip.id, cue.id, "run1")
+            ids[path.name] = clip.id
+    return ids
+
+
+def _cli(*args: str, settings: Settings | None = None) -> Any:
+    extra = ["--home", str(settings.home)] if settings is not None else []
+    return CliRunner().invoke(app, ["ls", *args, *extra])
+
+
+def _tasks(ls: LabelStudio, pid: int) -> list[dict[str, Any]]:
+    return list(ls.iter_tasks(pid))
+
+
+def _events(settings: Settings, clip_id: int) -> list[ReviewEvent]:
+    with session_scope(settings.db_url) as session:
+        rows = session.exec(
+            select(ReviewEvent).where(ReviewEvent.clip_id == clip_id).order_by(col(ReviewEvent.id))
+        ).all()
+        session.expunge_all()
+        return list(rows)
+
+
+def _setup_and_push(settings: Settings, project: str, folder: Path) -> None:
+    out = _cli("setup", "--project", project, "--media-dir", str(folder))
+    assert out.exit_code == 0, out.output
+    out = _cli("push", "--project", project, settings=settings)
+    assert out.exit_code == 0, out.output
+
+
+# ------------------------------------------------------------------ without a server
+
+
+def test_parse_result_reads_the_config_controls() -> None:
+    result = [
+        *prediction_result(12, "Calm and a bit bored.", ["calm", "bored"], -0.2, 0.1),
+        {"from_name": "decision", "to_name": "video", "type": "choices",
+         "value": {"choices": ["edit"]}},
+    ]  # fmt: skip
+    values = parse_result(result)
+    assert (values.caption, values.labels, values.valence, values.arousal, values.decision) == (
+        "Calm and a bit bored.", ["calm", "bored"], -0.2, 0.1, "edit")  # fmt: skip
+    assert draft_id_of(result) == 12
+    assert 'name="caption"' in labeling_config() and "$cue_card" in labeling_config()
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({"from_name": "valence", "type": "number", "value": {"number": 7}}, "valence"),
+        ({"from_name": "valence", "type": "number", "value": {"number": "high"}}, "number"),
+        ({"from_name": "mood", "type": "textarea", "value": {"text": ["x"]}}, "unknown control"),
+        ({"from_name": "caption", "type": "choices", "value": {"choices": ["x"]}}, "expected"),
+        ({"from_name": "decision", "type": "choices", "value": {"choices": ["maybe"]}}, "decision"),
+        ({"from_name": "caption", "type": "textarea", "value": {"text": "not a list"}}, "list"),
+        ({"from_name": "caption", "type": "textarea", "value": {"text": ["Error: 500"]}}, "error"),
+    ],
+)
+def test_parse_result_refuses_what_the_config_does_not_allow(item: dict, message: str) -> None:
+    with pytest.raises(MalformedResultError, match=message):
+        parse_result([{"to_name": "video", **item}])
+
+
+def test_unreachable_server_is_one_line_naming_the_url(settings: Settings) -> None:
+    out = CliRunner().invoke(
+        app, ["ls", "pull", "--url", "http://127.0.0.1:9", "--api-key", "secret-key-123",
+              "--home", str(settings.home)],
+    )  # fmt: skip
+    assert out.exit_code == 1
+    lines = [line for line in out.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "http://127.0.0.1:9" in lines[0], out.output
+    assert "secret-key-123" not in out.output
+
+
+# ------------------------------------------------------------------ against the server
+
+
+def test_setup_twice_gives_one_project_and_one_storage(
+    ls: LabelStudio, env: dict[str, str], project: str, clips_dir: Path
+) -> None:
+    first = _cli("setup", "--project", project, "--media-dir", str(clips_dir))
+    second = _cli("setup", "--project", project, "--media-dir", str(clips_dir))
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    assert "created" in first.output.splitlines()[0] and "found" in second.output.splitlines()[0]
+    projects = [p for p in ls.sdk.projects.list(title=project) if p.title == project]
+    assert len(projects) == 1
+    assert projects[0].label_config.strip() == labeling_config().strip()
+    storages = ls.sdk.import_storage.local.list(project=projects[0].id)
+    assert [s.path for s in storages] == [str(clips_dir)]
+
+
+def test_push_is_idempotent_resumable_and_sends_redrafts(
+    ls: LabelStudio, env: dict[str, str], project: str, clips_dir: Path, settings: Settings
+) -> None:
+    ids = _seed(settings, clips_dir)
+    _setup_and_push(settings, project, clips_dir)
+    pid = project_id(ls, project)
+    tasks = _tasks(ls, pid)
+    assert len(tasks) == 3 and sum(len(t["predictions"]) for t in tasks) == 3
+    by_name = {t["data"]["clip_name"]: t for t in tasks}
+    demo = by_name["demo clip.mp4"]
+    prediction = demo["predictions"][0]
+    assert prediction["model_version"] == "scripted-model-run1"
+    assert prediction["score"] == pytest.approx(0.7)
+    # The video URL serves the clip's bytes through the local-files storage.
+    auth = {"Authorization": "Token " + env["LABEL_STUDIO_API_KEY"]}
+    request = urllib.request.Request(env["LABEL_STUDIO_URL"] + demo["data"]["video"], headers=auth)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.read() == (clips_dir / "demo clip.mp4").read_bytes()
+
+    again = _cli("push", "--project", project, settings=settings)
+    assert again.exit_code == 0 and "0 tasks created" in again.output, again.output
+    assert "0 predictions created, 3 unchanged" in again.output
+    tasks = _tasks(ls, pid)
+    assert len(tasks) == 3 and sum(len(t["predictions"]) for t in tasks) == 3
+    with session_scope(settings.db_url) as session:
+        links = {ln.clip_id: ln.task_id for ln in session.exec(select(LabelStudioLink))}
+    assert links == {ids[name]: t["id"] for name, t in by_name.items()}
+
+    # A push that crashed after importing (tasks there, links lost) is healed, not duplicated.
+    with session_scope(settings.db_url) as session:
+        for link in session.exec(select(LabelStudioLink)):
+            session.delete(link)
+    healed = _cli("push", "--project", project, settings=settings)
+    assert "0 tasks created, 3 already there" in healed.output, healed.output
+    with session_scope(settings.db_url) as session:
+        assert session.exec(select(func.count()).select_from(LabelStudioLink)).one() == 3
+
+    # A redrafted clip gets its new draft as a new prediction; nothing else changes.
+    with session_scope(settings.db_url) as session:
+        cue = session.exec(
+            select(CueTextRecord).where(CueTextRecord.clip_id == ids["demo clip.mp4"])
+        ).one()
+        new = _add_draft(session, ids["demo clip.mp4"], cue.id, "run2", caption="Now tense.",
+                         labels=["tense"], valence=-0.4, confidence=0.55)  # fmt: skip
+        assert chosen_draft(session, ids["demo clip.mp4"]).id == new.id  # type: ignore[union-attr]
+    redrafted = _cli("push", "--project", project, settings=settings)
+    assert "1 predictions created, 2 unchanged" in redrafted.output, redrafted.output
+    tasks = {t["data"]["clip_name"]: t for t in _tasks(ls, pid)}
+    assert len(tasks) == 3
+    assert [p["model_version"] for p in tasks["demo clip.mp4"]["predictions"]] == [
+        "scripted-model-run1", "scripted-model-run2"]  # fmt: skip
+    assert len(tasks["single_face.mp4"]["predictions"]) == 1
+
+
+def _annotate(ls: LabelStudio, task: dict[str, Any], decision: str, **changes: Any) -> int:
+    """What an annotator's submit sends: the prediction's regions (ids kept), edited, + decision."""
+    result = []
+    for item in task["predictions"][-1]["result"]:
+        item = {**item, "value": dict(item["value"])}
+        name = item["from_name"]
+        if name in changes:
+            key = "number" if item["type"] == "number" else "text"
+            item["value"][key] = changes[name] if key == "number" else [changes[name]]
+        result.append(item)
+    result.append({"id": "decision", "from_name": "decision", "to_name": "video",
+                   "type": "choices", "value": {"choices": [decision]}})  # fmt: skip
+    annotation = ls.sdk.annotations.create(id=task["id"], result=result, lead_time=12.5)
+    assert annotation.id is not None
+    return annotation.id
+
+
+def test_pull_stores_reviews_validated_once_and_reports_malformed(
+    ls: LabelStudio, env: dict[str, str], project: str, clips_dir: Path, settings: Settings
+) -> None:
+    ids = _seed(settings, clips_dir)
+    _setup_and_push(settings, project, clips_dir)
+    pid = project_id(ls, project)
+    tasks = {t["data"]["clip_name"]: t for t in _tasks(ls, pid)}
+    _annotate(ls, tasks["demo clip.mp4"], "accept")
+    _annotate(ls, tasks["single_face.mp4"], "edit", caption="Calm, a little bored.",
+              labels="Calm, bored", valence=-0.3)  # fmt: skip
+    bad = ls.sdk.annotations.create(id=tasks["silent.mp4"]["id"], result=[
+        {"id": "v", "from_name": "valence", "to_name": "video", "type": "number",
+         "value": {"number": 7}}])  # fmt: skip
+
+    with session_scope(settings.db_url) as session:
+        result = pull(session, ls, pid)
+    assert sorted(result.saved) == [("demo clip.mp4", "accepted"), ("single_face.mp4", "edited")]
+    assert [(m[0], m[1]) for m in result.malformed] == [("silent.mp4", bad.id)]
+    assert "valence" in result.malformed[0][2] and result.conflicts == []
+    with session_scope(settings.db_url) as session:
+        accepted = review_for(session, ids["demo clip.mp4"])
+        edited = review_for(session, ids["single_face.mp4"])
+        assert review_for(session, ids["silent.mp4"]) is None  # never stored
+        assert accepted is not None and edited is not None
+        assert (accepted.status, accepted.caption, accepted.labels, accepted.valence) == (
+            "accepted", DRAFT["caption"], ["happy", "friendly"], 0.6)  # fmt: skip
+        assert (edited.status, edited.caption, edited.labels, edited.valence, edited.arousal) == (
+            "edited", "Calm, a little bored.", ["calm", "bored"], -0.3, 0.5)  # fmt: skip
+        who = session.get(Annotator, edited.annotator_id)
+        assert who is not None and who.name == "annotator@example.com"
+        draft = session.get(Draft, edited.draft_id)
+        assert draft is not None and draft.clip_id == ids["single_face.mp4"]
+        n_events = session.exec(select(func.count()).select_from(ReviewEvent)).one()
+    assert n_events == 2
+
+    # Pulled again: nothing new is stored; the malformed one is reported again, still skipped.
+    out = _cli("pull", "--project", project, settings=settings)
+    assert out.exit_code == 1  # a malformed annotation is reported as a failure
+    assert "0 reviews saved, 2 unchanged, 1 malformed" in out.output, out.output
+    assert f"silent.mp4: annotation {bad.id} skipped" in out.output
+    with session_scope(settings.db_url) as session:
+        assert session.exec(select(func.count()).select_from(ReviewEvent)).one() == 2
+        assert session.exec(select(func.count()).select_from(Review)).one() == 2
+
+
+def test_review_in_both_tools_is_a_conflict_kept_in_history(
+    ls: LabelStudio, env: dict[str, str], project: str, clips_dir: Path, settings: Settings
+) -> None:
+    ids = _seed(settings, clips_dir)
+    _setup_and_push(settings, project, clips_dir)
+    pid = project_id(ls, project)
+    tasks = {t["data"]["clip_name"]: t for t in _tasks(ls, pid)}
+    demo, face = ids["demo clip.mp4"], ids["single_face.mp4"]
+    # demo: Label Studio first (pulled), then the review app saves over it, then LS changes.
+    annotation = _annotate(ls, tasks["demo clip.mp4"], "accept")
+    with session_scope(settings.db_url) as session:
+        assert pull(session, ls, pid).saved == [("demo clip.mp4", "accepted")]
+        mine = ReviewInput(ReviewStatus.EDITED, "Alice: guarded, not happy.", ["guarded"], 0.0, 0.3)
+        save_review(session, demo, "alice", None, mine, expected_version=1)
+    ls.sdk.annotations.update(id=annotation, result=[
+        {"id": "c", "from_name": "caption", "to_name": "video", "type": "textarea",
+         "value": {"text": ["LS: delighted."]}},
+        {"id": "d", "from_name": "decision", "to_name": "video", "type": "choices",
+         "value": {"choices": ["edit"]}}])  # fmt: skip
+    # face: reviewed in the review app before anyone opened it in Label Studio.
+    with session_scope(settings.db_url) as session:
+        first = ReviewInput(ReviewStatus.REJECTED, None, [], None, None)
+        save_review(session, face, "bob", None, first, expected_version=None)
+    _annotate(ls, tasks["single_face.mp4"], "accept")
+
+    with session_scope(settings.db_url) as session:
+        result = pull(session, ls, pid)
+    assert result.saved == [] and len(result.conflicts) == 2
+    assert any("demo clip.mp4" in c and "alice" in c for c in result.conflicts)
+    assert any("single_face.mp4" in c and "bob" in c for c in result.conflicts)
+    with session_scope(settings.db_url) as session:
+        review = review_for(session, demo)
+        assert review is not None
+        assert (review.version, review.caption) == (
+            2,
+            "Alice: guarded, not happy.",
+        )  # not overwritten
+        face_review = review_for(session, face)
+        assert face_review is not None and face_review.status == "rejected"
+    history = [(e.version, e.status, e.caption) for e in _events(settings, demo)]
+    assert history == [(1, "accepted", DRAFT["caption"]),
+                       (2, "edited", "Alice: guarded, not happy."),
+                       (2, "edited", "LS: delighted.")]  # fmt: skip
+    assert [(e.status, e.caption) for e in _events(settings, face)] == [
+        ("rejected", None), ("accepted", DRAFT["caption"])]  # fmt: skip
+    # Reported once: the next pull adds nothing.
+    with session_scope(settings.db_url) as session:
+        again = pull(session, ls, pid)
+    assert again.conflicts == [] and again.saved == [] and again.unchanged == 2
+    assert len(_events(settings, demo)) == 3
