@@ -132,18 +132,57 @@ class VoiceSegment(_Record):
 
 
 @dataclass
+class SpeakerBaseline(_Record):
+    """A speaker's voice, pooled from the voiced speech of their other clips.
+
+    Means and standard deviations pool the clips' own statistics weighted by their
+    voiced duration (the pooled SD includes the spread between clips). ``n_clips``
+    counts the other clips with voiced speech; below ``min_clips`` the baseline is
+    not used and prosody stays relative to the clip itself.
+    """
+
+    speaker_id: str
+    n_clips: int
+    voiced_s: float = 0.0
+    pitch_mean: float | None = None  # semitones re 27.5 Hz
+    pitch_std: float | None = None
+    loudness_mean: float | None = None
+    loudness_std: float | None = None
+    speaking_rate_syll_per_s: float | None = None
+    jitter_local: float | None = None
+    shimmer_db: float | None = None
+    hnr_db: float | None = None
+    min_clips: int = 3
+
+    @property
+    def usable(self) -> bool:
+        """Enough clips, and spreads to divide by."""
+        return (
+            self.n_clips >= self.min_clips
+            and self.pitch_mean is not None
+            and (self.pitch_std or 0.0) > 0
+            and self.loudness_mean is not None
+            and (self.loudness_std or 0.0) > 0
+        )
+
+
+@dataclass
 class VoiceCues(_Record):
-    """Vocal tone: eGeMAPS low-level descriptors over time plus clip functionals.
+    """Vocal tone: eGeMAPS low-level descriptors over time plus a named summary.
 
     ``frames`` columns: ``time_s`` and eGeMAPSv02 LLD names (``F0semitoneFrom27.5Hz_sma3nz``,
     ``Loudness_sma3``, ``jitterLocal_sma3nz``, ``shimmerLocaldB_sma3nz``,
-    ``HNRdBACF_sma3nz``...), one row per 10 ms frame.
-    ``functionals``: the 88 eGeMAPSv02 functionals over the whole clip.
-    ``summary``: named, unit-bearing numbers textualize uses (pitch_mean_st,
+    ``HNRdBACF_sma3nz``...), one row per 10 ms frame of the whole clip.
+    ``speech_regions``: (start_s, end_s) where a VAD heard speech; prosody (summary,
+    segments, baseline) is taken over voiced frames inside them only.
+    ``functionals``: the 88 eGeMAPSv02 functionals of the speech (empty unless asked for).
+    ``summary``: named, unit-bearing numbers in absolute terms (pitch_mean_st,
     pitch_std_st, pitch_slope_st_per_s, loudness_mean, loudness_std, jitter_local,
-    shimmer_db, hnr_db, voiced_segments_per_s, speaking_rate_syll_per_s...).
-    ``baseline``: what the z-scores were taken against, and ``baseline_source``
-    says whose ("clip" or "speaker:<id>").
+    shimmer_db, hnr_db, voiced_s, speaking_rate_syll_per_s...).
+    ``baseline``: what the segment z-scores were taken against, and
+    ``baseline_source`` says whose ("clip" or "speaker:<id>"). ``speaker``: the
+    speaker baseline considered when the cue text was made (set after extraction,
+    never by an extractor); it was used when ``baseline_source`` is ``speaker:<id>``.
     """
 
     backend: str
@@ -155,13 +194,19 @@ class VoiceCues(_Record):
     baseline: dict[str, float] = field(default_factory=dict)
     baseline_source: str = "clip"
     segments: list[VoiceSegment] = field(default_factory=list)
+    speech_regions: list[tuple[float, float]] = field(default_factory=list)
+    speaker: SpeakerBaseline | None = None
     warnings: list[str] = field(default_factory=list)
-    missing_reason: str | None = None  # e.g. "no voiced frames (silence)"
+    missing_reason: str | None = None  # e.g. "no speech in the audio (music or noise)"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], frames: pd.DataFrame) -> VoiceCues:
+        """Also reads records written before ``speech_regions`` and ``speaker`` existed."""
         d = dict(d)
         d["segments"] = [VoiceSegment(**s) for s in d.get("segments", [])]
+        d["speech_regions"] = [(float(s), float(e)) for s, e in d.get("speech_regions", [])]
+        speaker = d.get("speaker")
+        d["speaker"] = SpeakerBaseline(**speaker) if speaker else None
         return cls(frames=frames, **d)
 
 

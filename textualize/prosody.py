@@ -23,8 +23,19 @@ speaker's SD ``<= 0.7`` is "less varied than usual" and ``>= 1.4`` "more varied 
 usual"; otherwise absolute, ``< 1.5 st`` "narrow (monotone)" and ``>= 5 st`` "wide".
 
 Baseline wording: ``baseline_source`` starting with ``"speaker:"`` gives "for this
-speaker", ``"clip"`` "relative to the clip", any other source ``s`` "relative to the
-s baseline". Baseline keys may be spelled as in the summary (``pitch_mean_st``,
+speaker", ``"clip"`` "relative to this clip", any other source ``s`` "relative to the
+s baseline". A first line says which baseline was used: "baseline: 5 other clips of
+speaker spk1 (41.2 s of voiced speech)", "baseline: this clip (speaker spk1 has 2
+other clips with speech, 3 needed)" or "baseline: this clip".
+
+Speaker baselines are applied at textualize time, not by the extractor
+(:mod:`textualize.speaker`): :func:`with_speaker_baseline`
+takes the clip's absolute voice cues and a :class:`SpeakerBaseline` pooled from the
+speaker's other clips, and re-scores the segments against it when it is usable
+(``n_clips >= min_clips``). A clip with no speech (``missing_reason`` set: music,
+noise, silence) gets no prosody lines at all.
+
+Baseline keys may be spelled as in the summary (``pitch_mean_st``,
 ``pitch_std_st``) or as the openSMILE backend writes them (``pitch_mean``,
 ``pitch_std``, ``loudness_mean``, ``loudness_std``). With a ``"clip"`` baseline the
 clip-level pitch/loudness level is the baseline itself, so only trends, variation
@@ -47,6 +58,23 @@ from __future__ import annotations
 from extractors.schema import VoiceCues, VoiceSegment
 
 from ._fmt import f1, num, r1, signed, span
+from .speaker import (
+    baseline_line,
+    baseline_phrase,
+    get_value,
+    is_speaker_baseline,
+    voice_quality_lines,
+    with_speaker_baseline,
+)
+
+__all__ = [
+    "baseline_line",
+    "baseline_phrase",
+    "is_speaker_baseline",
+    "voice_lines",
+    "voice_quality_lines",
+    "with_speaker_baseline",
+]
 
 #: (inclusive lower bound on |z|, qualifier) for level words; below the first: typical.
 Z_LEVELS: tuple[tuple[float, str], ...] = ((0.5, "slightly "), (1.0, ""), (2.0, "very "))
@@ -66,31 +94,10 @@ PITCH_SD_NARROW_ST = 1.5
 PITCH_SD_WIDE_ST = 5.0
 PITCH_SD_RATIO_LOW = 0.7
 PITCH_SD_RATIO_HIGH = 1.4
-HNR_DELTA_DB = 3.0
-SHIMMER_DELTA_DB = 0.3
-JITTER_RATIO_HIGH = 1.5
-JITTER_RATIO_LOW = 0.8
 LONG_PAUSE_S = 0.6
 LOW_VOICED_FRACTION = 0.3
 #: Loudness change across the clip (in clip loudness SDs) worth a word.
 LOUDNESS_TREND_SD = 1.0
-
-
-def is_speaker_baseline(source: str) -> bool:
-    return source.startswith("speaker:")
-
-
-def baseline_phrase(source: str) -> str:
-    """``'for this speaker'`` (``speaker:<id>``), ``'relative to the clip'`` (``clip``).
-
-    Any other source (a caller-supplied reference, e.g. ``external``) reads
-    ``'relative to the external baseline'``.
-    """
-    if is_speaker_baseline(source):
-        return "for this speaker"
-    if source in ("", "clip"):
-        return "relative to the clip"
-    return f"relative to the {source} baseline"
 
 
 def level_word(z: float, high: str, low: str) -> str | None:
@@ -203,17 +210,8 @@ def notable_segments(voice: VoiceCues, max_segments: int) -> tuple[list[VoiceSeg
     return kept, len(notable)
 
 
-def _get(d: dict[str, float | None] | dict[str, float], *keys: str) -> float | None:
-    """The first finite value among ``keys`` (spelling variants of one quantity)."""
-    for key in keys:
-        value = num(d.get(key))
-        if value is not None:
-            return value
-    return None
-
-
 def _base_pitch(b: dict[str, float]) -> tuple[float | None, float | None]:
-    return _get(b, "pitch_mean_st", "pitch_mean"), _get(b, "pitch_std_st", "pitch_std")
+    return get_value(b, "pitch_mean_st", "pitch_mean"), get_value(b, "pitch_std_st", "pitch_std")
 
 
 def clip_lines(voice: VoiceCues, duration_s: float | None = None) -> list[str]:
@@ -224,10 +222,10 @@ def clip_lines(voice: VoiceCues, duration_s: float | None = None) -> list[str]:
     lines: list[str] = []
 
     # Pitch level and trend.
-    slope = _get(s, "pitch_slope_st_per_s")
+    slope = get_value(s, "pitch_slope_st_per_s")
     pz = None
     if voice.baseline_source != "clip":
-        pz = _zscore(_get(s, "pitch_mean_st"), *_base_pitch(b))
+        pz = _zscore(get_value(s, "pitch_mean_st"), *_base_pitch(b))
     if pz is not None:
         text = pitch_phrase(pz, slope, numbers=False)
         nums = [f"{signed(pz)} SD"] + ([f"{signed(slope)} st/s"] if slope is not None else [])
@@ -236,7 +234,7 @@ def clip_lines(voice: VoiceCues, duration_s: float | None = None) -> list[str]:
         lines.append(f"pitch {trend_word(slope)} over the clip ({signed(slope)} st/s)")
 
     # Pitch variation.
-    sd, base_sd = _get(s, "pitch_std_st"), _base_pitch(b)[1]
+    sd, base_sd = get_value(s, "pitch_std_st"), _base_pitch(b)[1]
     if sd is not None:
         if speaker and base_sd:
             ratio = sd / base_sd
@@ -251,11 +249,15 @@ def clip_lines(voice: VoiceCues, duration_s: float | None = None) -> list[str]:
 
     # Loudness level and trend.
     if voice.baseline_source != "clip":
-        lz = _zscore(_get(s, "loudness_mean"), _get(b, "loudness_mean"), _get(b, "loudness_std"))
+        lz = _zscore(
+            get_value(s, "loudness_mean"),
+            get_value(b, "loudness_mean"),
+            get_value(b, "loudness_std"),
+        )
         if lz is not None:
             word = level_word(lz, "loud", "quiet") or "loudness typical"
             lines.append(f"{word} {phrase} ({signed(lz)} SD)")
-    lslope, lsd = _get(s, "loudness_slope_per_s"), _get(s, "loudness_std")
+    lslope, lsd = get_value(s, "loudness_slope_per_s"), get_value(s, "loudness_std")
     if lslope is not None and lsd and duration_s:
         change = lslope * duration_s / lsd
         if abs(r1(change)) >= LOUDNESS_TREND_SD:
@@ -263,10 +265,10 @@ def clip_lines(voice: VoiceCues, duration_s: float | None = None) -> list[str]:
             lines.append(f"getting {direction} over the clip ({signed(change)} SD)")
 
     # Speaking rate.
-    rate = _get(s, "speaking_rate_syll_per_s")
+    rate = get_value(s, "speaking_rate_syll_per_s")
     if rate is not None and rate > 0:
         text = f"speaking rate {rate_word(rate)} ({f1(rate)} syll/s)"
-        base_rate = _get(b, "speaking_rate_syll_per_s")
+        base_rate = get_value(b, "speaking_rate_syll_per_s")
         if speaker and base_rate:
             ratio = rate / base_rate
             if r1(ratio) >= RATE_RATIO_FAST:
@@ -276,10 +278,10 @@ def clip_lines(voice: VoiceCues, duration_s: float | None = None) -> list[str]:
         lines.append(text)
 
     # Pauses and voicing.
-    pause = _get(s, "mean_unvoiced_segment_s")
+    pause = get_value(s, "mean_unvoiced_segment_s")
     if pause is not None and r1(pause) >= LONG_PAUSE_S:
         lines.append(f"long pauses (mean unvoiced stretch {f1(pause)} s)")
-    voiced = _get(s, "voiced_fraction")
+    voiced = get_value(s, "voiced_fraction")
     if voiced is not None and voiced < LOW_VOICED_FRACTION:
         lines.append(f"little voicing (voiced {round(voiced * 100)}% of the clip)")
 
@@ -287,75 +289,32 @@ def clip_lines(voice: VoiceCues, duration_s: float | None = None) -> list[str]:
     return lines
 
 
-def voice_quality_lines(voice: VoiceCues) -> list[str]:
-    """Breathy / rough / possibly tense, only against a speaker baseline (see module doc)."""
-    if not is_speaker_baseline(voice.baseline_source):
-        return []
-    s, b = voice.summary, voice.baseline
-    hnr, base_hnr = _get(s, "hnr_db"), _get(b, "hnr_db")
-    shim, base_shim = _get(s, "shimmer_db"), _get(b, "shimmer_db")
-    jit, base_jit = _get(s, "jitter_local"), _get(b, "jitter_local")
-    hnr_d = hnr - base_hnr if hnr is not None and base_hnr is not None else None
-    shim_d = shim - base_shim if shim is not None and base_shim is not None else None
-    jit_r = jit / base_jit if jit is not None and base_jit else None
-    lines: list[str] = []
-    if (
-        hnr_d is not None
-        and shim_d is not None
-        and r1(hnr_d) <= -HNR_DELTA_DB
-        and r1(shim_d) >= SHIMMER_DELTA_DB
-    ):
-        lines.append(
-            f"voice breathy for this speaker (HNR {signed(hnr_d)} dB, shimmer {signed(shim_d)} dB)"
-        )
-    if (
-        jit_r is not None
-        and shim_d is not None
-        and r1(jit_r) >= JITTER_RATIO_HIGH
-        and r1(shim_d) >= SHIMMER_DELTA_DB
-    ):
-        lines.append(
-            f"voice rough, irregular for this speaker (jitter x{f1(jit_r)}, "
-            f"shimmer {signed(shim_d)} dB)"
-        )
-    if (
-        hnr_d is not None
-        and jit_r is not None
-        and r1(hnr_d) >= HNR_DELTA_DB
-        and r1(jit_r) <= JITTER_RATIO_LOW
-    ):
-        lines.append(
-            f"voice possibly tense for this speaker (HNR {signed(hnr_d)} dB, jitter x{f1(jit_r)})"
-        )
-    return lines
-
-
 def measures_line(voice: VoiceCues) -> str | None:
     """Raw clip measures for annotators: ``'pitch 31.2 st (SD 2.3), loudness 0.8...'``."""
     s = voice.summary
     parts: list[str] = []
-    pm, psd = _get(s, "pitch_mean_st"), _get(s, "pitch_std_st")
+    pm, psd = get_value(s, "pitch_mean_st"), get_value(s, "pitch_std_st")
     if pm is not None:
         parts.append(f"pitch {f1(pm)} st" + (f" (SD {f1(psd)})" if psd is not None else ""))
-    prange = _get(s, "pitch_range_st")
+    prange = get_value(s, "pitch_range_st")
     if prange is not None:
         parts.append(f"pitch range {f1(prange)} st")
-    lm, lsd = _get(s, "loudness_mean"), _get(s, "loudness_std")
+    lm, lsd = get_value(s, "loudness_mean"), get_value(s, "loudness_std")
     if lm is not None:
         parts.append(f"loudness {lm:.2f}" + (f" (SD {lsd:.2f})" if lsd is not None else ""))
-    jit = _get(s, "jitter_local")
+    jit = get_value(s, "jitter_local")
     if jit is not None:
         parts.append(f"jitter {jit * 100:.1f}%")
-    shim = _get(s, "shimmer_db")
+    shim = get_value(s, "shimmer_db")
     if shim is not None:
         parts.append(f"shimmer {shim:.2f} dB")
-    hnr = _get(s, "hnr_db")
+    hnr = get_value(s, "hnr_db")
     if hnr is not None:
         parts.append(f"HNR {f1(hnr)} dB")
-    voiced = _get(s, "voiced_fraction")
+    voiced = get_value(s, "voiced_fraction")
     if voiced is not None:
         parts.append(f"voiced {round(voiced * 100)}%")
-    vps = _get(s, "voiced_segments_per_s")
+    vps = get_value(s, "voiced_segments_per_s")
     if vps is not None:
         parts.append(f"{f1(vps)} voiced segments/s")
     return ", ".join(parts) if parts else None
@@ -367,10 +326,14 @@ def voice_lines(
     """Acoustic-cue lines (no bullets; segment lines start with two spaces)."""
     lines: list[str] = []
     if voice.missing_reason:
+        # No speech (music, noise, silence) or no audio: nothing here is a voice.
         lines.append(f"not available: {voice.missing_reason}")
-    lines.extend(f"note: {w}" for w in voice.warnings)
-    if voice.missing_reason and not voice.summary and not voice.segments:
+        lines.extend(f"note: {w}" for w in voice.warnings)
         return lines
+    lines.extend(f"note: {w}" for w in voice.warnings)
+    base = baseline_line(voice)
+    if base:
+        lines.append(base)
     lines.extend(clip_lines(voice, duration_s))
     kept, n_notable = notable_segments(voice, max_segments)
     if kept:

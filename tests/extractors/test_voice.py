@@ -1,27 +1,33 @@
-"""openSMILE voice backend on real speech, silence, gain and pitch changes; segment_prosody."""
+"""openSMILE voice backend on real speech, silence, music and noise, gain and pitch
+changes; prosody only over VAD speech regions; segment_prosody."""
 
 from __future__ import annotations
 
 import json
 import math
+import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_wav
 
 from extractors.base import VoiceBackend
-from extractors.media import ClipMedia
+from extractors.media import AUDIO_SAMPLE_RATE, ClipMedia, decode_audio
 from extractors.registry import create, names
 from extractors.schema import VoiceCues
 from extractors.voice.opensmile_backend import (
     F0_COL,
     LOUDNESS_COL,
+    NO_SPEECH,
     OpenSmileVoiceBackend,
     segment_prosody,
     voiced_stretches,
 )
+from extractors.voice.vad import VadSettings, in_regions
+from textualize.prosody import voice_lines
 
 SUMMARY_KEYS = {
     "pitch_mean_st",
@@ -39,6 +45,8 @@ SUMMARY_KEYS = {
     "speaking_rate_syll_per_s",
     "mean_voiced_segment_s",
     "mean_unvoiced_segment_s",
+    "voiced_s",
+    "vad_speech_s",
 }
 
 
@@ -60,13 +68,24 @@ def test_registered_and_protocol(backend: OpenSmileVoiceBackend) -> None:
     assert "opensmile" in names("voice")
     made = create("voice", "opensmile")
     assert isinstance(made, VoiceBackend)
-    assert made.config() == {"feature_set": "eGeMAPSv02"}
+    assert made.config() == {
+        "feature_set": "eGeMAPSv02",
+        "vad": "silero",
+        "functionals": False,
+        "vad_settings": VadSettings().config(),
+    }
     assert made.config_hash() == backend.config_hash()
     assert backend.version.startswith("opensmile-")
     avail = backend.available()
     assert avail.ok, avail.detail
     with pytest.raises(ValueError, match="eGeMAPSv02"):
         OpenSmileVoiceBackend(feature_set="ComParE_2016")
+    with pytest.raises(ValueError, match="silero, none"):
+        OpenSmileVoiceBackend(vad="webrtc")
+    # Options that change the output change the stage key.
+    assert OpenSmileVoiceBackend(vad="none").config_hash() != backend.config_hash()
+    assert OpenSmileVoiceBackend(functionals=True).config_hash() != backend.config_hash()
+    assert "silero-vad" in avail.detail
 
 
 def test_real_speech_summary(sample_voice: VoiceCues, sample_clip: ClipMedia) -> None:
@@ -99,14 +118,13 @@ def test_real_speech_summary(sample_voice: VoiceCues, sample_clip: ClipMedia) ->
     assert len(v.frames) == pytest.approx(duration / 0.01, rel=0.02)
     assert np.allclose(np.diff(v.frames["time_s"].to_numpy()), 0.01, atol=1e-3)
     f0 = v.frames[F0_COL].to_numpy()
-    assert np.mean(f0[f0 > 0]) == pytest.approx(s["pitch_mean_st"], abs=0.01)
+    in_speech = in_regions(v.frames["time_s"].to_numpy(), v.speech_regions)
+    voiced = (f0 > 0) & in_speech
+    assert np.mean(f0[voiced]) == pytest.approx(s["pitch_mean_st"], abs=0.01)
+    assert s["voiced_s"] == pytest.approx(voiced.sum() * 0.01, abs=0.01)
     # No voiced frame in the first 6 s: the recording is silent until 6.7 s.
     assert not (f0[v.frames["time_s"].to_numpy() < 6.0] > 0).any()
-
-    assert len(v.functionals) == 88
-    assert v.functionals["F0semitoneFrom27.5Hz_sma3nz_amean"] == pytest.approx(
-        s["pitch_mean_st"], abs=0.05
-    )
+    assert v.functionals == {}  # the 88 functionals are a second pass, off by default
     # JSON-safe: no NaN/inf anywhere in the stored part.
     json.dumps(v.to_dict(), allow_nan=False)
 
@@ -134,6 +152,10 @@ def test_real_speech_segments_and_baseline(sample_voice: VoiceCues) -> None:
 
     back = VoiceCues.from_dict(json.loads(json.dumps(v.to_dict())), frames=v.frames)
     assert back.segments == v.segments and back.summary == v.summary
+    assert back.speech_regions == v.speech_regions and back.speaker is None
+    # A record stored before speech regions and speakers existed still loads.
+    old = {k: val for k, val in v.to_dict().items() if k not in ("speech_regions", "speaker")}
+    assert VoiceCues.from_dict(old, frames=v.frames).speech_regions == []
 
 
 def test_external_baseline(backend: OpenSmileVoiceBackend, sample_clip: ClipMedia) -> None:
@@ -244,3 +266,108 @@ def test_segment_prosody_given_segments_and_no_baseline() -> None:
     assert unvoiced.voiced_fraction == 0.0 and unvoiced.pitch_mean_st is None
     assert segment_prosody(frames, None, segments=[(10.0, 11.0)]) == []
     assert segment_prosody(frames.iloc[0:0], None) == []
+
+
+# -- speech only: the VAD keeps prosody off music, noise and silence ---------------------
+def test_vad_keeps_prosody_inside_speech_regions(
+    sample_voice: VoiceCues, sample_utterances: list[tuple[float, float, str]]
+) -> None:
+    v = sample_voice
+    regions = v.speech_regions
+    # Talk starts with Diane's "Hello?" at 6.68 s (sample.stm); nothing before is speech.
+    assert 6.3 < regions[0][0] < 6.8
+    assert regions[-1][1] == pytest.approx(30.0, abs=0.05)
+    # Every reference utterance has its middle inside a speech region.
+    mids = np.array([(a + b) / 2 for a, b, _ in sample_utterances])
+    assert in_regions(mids, regions).all()
+    # Every voiced segment lies inside one region; its voiced frames are in speech.
+    for seg in v.segments:
+        assert any(a - 1e-6 <= seg.start_s and seg.end_s <= b + 0.011 for a, b in regions), seg
+    assert v.summary["vad_speech_s"] == pytest.approx(sum(b - a for a, b in regions), abs=0.01)
+    assert 20.0 < v.summary["vad_speech_s"] < 24.5  # ~23 s of talk in 30 s
+
+
+def test_functionals_option_describes_the_speech(
+    sample_clip: ClipMedia, sample_voice: VoiceCues
+) -> None:
+    v = OpenSmileVoiceBackend(functionals=True).extract(sample_clip)
+    assert len(v.functionals) == 88
+    f = v.functionals
+    # The summary is computed from the LLDs; it agrees with openSMILE's own functionals
+    # of the speech (joined regions) within a few percent.
+    assert f["F0semitoneFrom27.5Hz_sma3nz_amean"] == pytest.approx(
+        sample_voice.summary["pitch_mean_st"], abs=0.1
+    )
+    assert f["HNRdBACF_sma3nz_amean"] == pytest.approx(sample_voice.summary["hnr_db"], rel=0.05)
+    assert f["shimmerLocaldB_sma3nz_amean"] == pytest.approx(
+        sample_voice.summary["shimmer_db"], rel=0.1
+    )
+    assert f["jitterLocal_sma3nz_amean"] == pytest.approx(
+        sample_voice.summary["jitter_local"], rel=0.2
+    )
+    assert v.summary == sample_voice.summary
+
+
+def _melody(seconds: float = 6.0) -> np.ndarray:
+    """Plucked-string-like notes (7 harmonics, 5 Hz vibrato, decaying), 3 per second."""
+    sr = AUDIO_SAMPLE_RATE
+    t = np.arange(int(seconds * sr)) / sr
+    out = np.zeros_like(t)
+    notes = [220.0, 246.9, 261.6, 293.7, 329.6, 349.2, 392.0, 440.0]
+    step = int(0.33 * sr)
+    for i, start in enumerate(range(0, len(t), step)):
+        tt = t[start : start + step] - t[start]
+        vib = 1 + 0.01 * np.sin(2 * np.pi * 5 * tt)
+        for h in range(1, 8):
+            out[start : start + step] += (
+                np.sin(2 * np.pi * notes[i % 8] * h * vib * tt) / h * np.exp(-3 * tt)
+            )
+    return 0.3 * out / np.abs(out).max()
+
+
+def _pluck_melody() -> np.ndarray | None:
+    """A real plucked-string recording from CPython's test data, replayed at 8 pitches."""
+    path = Path(sysconfig.get_paths()["stdlib"]) / "test" / "audiodata" / "pluck-pcm16.wav"
+    if not path.is_file():
+        return None
+    note = decode_audio(path)
+    parts = []
+    for ratio in (1.0, 1.12, 1.26, 1.33, 1.5, 1.68, 1.89, 2.0) * 2:
+        idx = np.arange(0, len(note) - 1, ratio)
+        parts.append(np.interp(idx, np.arange(len(note)), note))
+    return np.concatenate(parts).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["melody", "white_noise", "pluck_recording"])
+def test_music_and_noise_are_not_a_voice(
+    backend: OpenSmileVoiceBackend, clips_dir: Path, kind: str
+) -> None:
+    rng = np.random.default_rng(0)
+    if kind == "melody":
+        audio = _melody()
+    elif kind == "white_noise":
+        audio = 0.1 * rng.standard_normal(5 * AUDIO_SAMPLE_RATE)
+    else:
+        pluck = _pluck_melody()
+        if pluck is None:
+            pytest.skip("CPython's test/audiodata is not installed here")
+        audio = pluck
+    v = backend.extract(ClipMedia(write_wav(clips_dir / f"{kind}.wav", audio)))
+    if kind != "white_noise":
+        # openSMILE alone would have called most of it voiced: the notes have an F0.
+        f0 = v.frames[F0_COL].to_numpy()
+        assert (f0 > 0).mean() > 0.3
+    assert v.speech_regions == []
+    assert v.missing_reason == NO_SPEECH
+    assert v.segments == [] and v.baseline == {}
+    assert v.summary["pitch_mean_st"] is None and v.summary["voiced_s"] == 0.0
+    assert len(v.frames) > 0  # the LLDs are kept
+    assert voice_lines(v) == [f"not available: {NO_SPEECH}"]
+
+
+def test_vad_none_treats_everything_as_speech(clips_dir: Path) -> None:
+    v = OpenSmileVoiceBackend(vad="none").extract(
+        ClipMedia(write_wav(clips_dir / "melody_novad.wav", _melody(3.0)))
+    )
+    assert v.speech_regions == [(0.0, 3.0)]
+    assert v.missing_reason is None and v.summary["pitch_mean_st"] is not None

@@ -1,7 +1,7 @@
 import pytest
 from textualize_cues import voice
 
-from extractors.schema import VoiceSegment
+from extractors.schema import SpeakerBaseline, VoiceSegment
 from textualize import prosody
 
 
@@ -77,13 +77,14 @@ def test_clip_baseline_wording() -> None:
     assert lines[0] == "pitch rising over the clip (+2.1 st/s)"
     assert not any("for this speaker" in line for line in lines)
     out = prosody.voice_lines(v, duration_s=6.0)
-    assert "voiced segments, relative to the clip:" in out
+    assert out[0] == "baseline: this clip"
+    assert "voiced segments, relative to this clip:" in out
     assert "  0.4-2.1 s: pitch high and rising (+1.3 SD, +2.1 st/s), loud (+1.1 SD)" in out
 
 
 def test_baseline_phrase() -> None:
     assert prosody.baseline_phrase("speaker:bob") == "for this speaker"
-    assert prosody.baseline_phrase("clip") == "relative to the clip"
+    assert prosody.baseline_phrase("clip") == "relative to this clip"
     assert prosody.baseline_phrase("external") == "relative to the external baseline"
 
 
@@ -158,6 +159,71 @@ def test_none_and_nan_summary_values_are_skipped() -> None:
 def test_voice_missing_reason() -> None:
     v = voice(summary={}, segments=[], missing_reason="no voiced frames (silence)")
     assert prosody.voice_lines(v) == ["not available: no voiced frames (silence)"]
+
+
+def test_no_speech_gives_no_prosody_even_with_a_summary() -> None:
+    # Music: the backend keeps the frames and a summary, but nothing is a voice.
+    v = voice(baseline_source="clip", missing_reason="no speech in the audio (music or noise)")
+    assert prosody.voice_lines(v) == ["not available: no speech in the audio (music or noise)"]
+    spk = SpeakerBaseline("spk1", 5, 40.0, 33.7, 2.0, 0.8, 0.3)
+    rebased = prosody.with_speaker_baseline(v, spk)
+    assert prosody.voice_lines(rebased) == [
+        "not available: no speech in the audio (music or noise)"
+    ]
+
+
+def _spk(n_clips: int = 5, **kw: float) -> SpeakerBaseline:
+    values = {
+        "voiced_s": 41.23,
+        "pitch_mean": 33.7,
+        "pitch_std": 2.0,
+        "loudness_mean": 0.8,
+        "loudness_std": 0.3,
+        "speaking_rate_syll_per_s": 5.1,
+        "hnr_db": 11.0,
+        "jitter_local": 0.02,
+        "shimmer_db": 0.7,
+    }
+    values.update(kw)
+    return SpeakerBaseline("spk1", n_clips, **values)  # type: ignore[arg-type]
+
+
+def test_speaker_baseline_rescores_segments_and_says_whose() -> None:
+    clip = voice(baseline_source="clip", baseline={"pitch_mean": 35.0, "pitch_std": 1.0})
+    clip.segments[0].pitch_z = 1.3  # as the extractor scored it against the clip
+    out = prosody.with_speaker_baseline(clip, _spk())
+    assert out is not clip and clip.baseline_source == "clip"  # the input is not changed
+    assert out.baseline_source == "speaker:spk1" and out.speaker == _spk()
+    first, second = out.segments
+    assert first.pitch_z == pytest.approx((36.3 - 33.7) / 2.0)
+    assert first.loudness_z == pytest.approx((1.1 - 0.8) / 0.3, abs=1e-4)
+    assert second.pitch_z == pytest.approx((33.8 - 33.7) / 2.0)
+    assert (first.pitch_mean_st, first.start_s) == (36.3, 0.4)  # absolute values kept
+    lines = prosody.voice_lines(out, duration_s=6.0)
+    assert lines[0] == "baseline: 5 other clips of speaker spk1 (41.2 s of voiced speech)"
+    assert lines[1] == "pitch high and rising for this speaker (+1.3 SD, +2.1 st/s)"
+    assert "loud for this speaker (+1.0 SD)" in lines
+    # Voice quality needs the speaker: HNR 8 vs 11 dB, shimmer 1.1 vs 0.7 dB.
+    assert "voice breathy for this speaker (HNR -3.0 dB, shimmer +0.4 dB)" in lines
+    assert "voiced segments, for this speaker:" in lines
+
+
+def test_too_few_clips_keep_the_clip_baseline_and_say_so() -> None:
+    clip = voice(baseline_source="clip", baseline={"pitch_mean": 35.0, "pitch_std": 1.0})
+    out = prosody.with_speaker_baseline(clip, _spk(n_clips=2))
+    assert out.baseline_source == "clip" and out.segments == clip.segments
+    lines = prosody.voice_lines(out, duration_s=6.0)
+    assert lines[0] == "baseline: this clip (speaker spk1 has 2 other clips with speech, 3 needed)"
+    assert not any("for this speaker" in line for line in lines)
+    assert "voiced segments, relative to this clip:" in lines
+    # min_clips is the caller's option; a flat speaker (SD 0) is never used.
+    assert prosody.with_speaker_baseline(clip, _spk(n_clips=2, min_clips=2)).speaker
+    one = prosody.with_speaker_baseline(clip, SpeakerBaseline("spk1", 1, 2.0, 30.0, 0.0, 1.0, 0.1))
+    assert one.baseline_source == "clip"
+    assert prosody.voice_lines(one)[0].startswith(
+        "baseline: this clip (speaker spk1 has 1 other clip "
+    )
+    assert prosody.with_speaker_baseline(clip, None) is clip
 
 
 def test_pauses_variation_and_rate_vs_speaker() -> None:

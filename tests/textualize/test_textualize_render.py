@@ -118,7 +118,7 @@ def test_speaker_vs_clip_baseline_in_render() -> None:
     cues.voice = voice(baseline_source="clip")
     clip = render(cues).prompt_text
     assert "for this speaker" not in clip
-    assert "- voiced segments, relative to the clip:" in clip
+    assert "- voiced segments, relative to this clip:" in clip
 
 
 def test_max_words_truncation_is_said() -> None:

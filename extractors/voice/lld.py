@@ -1,0 +1,86 @@
+"""openSMILE eGeMAPSv02 calls: the 10 ms low-level descriptors, and (optionally) the 88
+functionals of a signal. One ``Smile`` object per (feature set, level) per process.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from extractors.media import AUDIO_SAMPLE_RATE
+
+FEATURE_SET = "eGeMAPSv02"
+F0_COL = "F0semitoneFrom27.5Hz_sma3nz"
+LOUDNESS_COL = "Loudness_sma3"
+JITTER_COL = "jitterLocal_sma3nz"
+SHIMMER_COL = "shimmerLocaldB_sma3nz"
+HNR_COL = "HNRdBACF_sma3nz"
+HOP_S = 0.01  # eGeMAPS LLD frame step
+#: Below this many samples openSMILE fills everything with NaN.
+MIN_SAMPLES = AUDIO_SAMPLE_RATE // 10
+
+_SMILE_CACHE: dict[tuple[str, str], Any] = {}
+
+
+def num(value: Any, digits: int = 4) -> float | None:
+    """A finite float rounded for storage, else ``None`` (no NaN/inf leaks into JSON)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(x):
+        return None
+    return round(x, digits) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def smile(feature_set: str, level: str) -> Any:
+    """The cached ``opensmile.Smile`` for a feature set and level (``LowLevelDescriptors``...)."""
+    key = (feature_set, level)
+    if key not in _SMILE_CACHE:
+        import opensmile
+
+        try:
+            fs = opensmile.FeatureSet[feature_set]
+        except KeyError:
+            known = ", ".join(m.name for m in opensmile.FeatureSet)
+            raise ValueError(
+                f"unknown openSMILE feature set {feature_set!r}; known: {known}"
+            ) from None
+        _SMILE_CACHE[key] = opensmile.Smile(
+            feature_set=fs, feature_level=opensmile.FeatureLevel[level]
+        )
+    return _SMILE_CACHE[key]
+
+
+def clean_signal(audio: np.ndarray) -> np.ndarray:
+    """float32 mono with NaN/inf replaced by 0 (openSMILE would propagate them)."""
+    return np.nan_to_num(audio.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def low_level_descriptors(signal: np.ndarray, feature_set: str = FEATURE_SET) -> pd.DataFrame:
+    """One row per 10 ms frame: ``time_s`` (frame start) then the 25 eGeMAPSv02 LLDs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Segment too short, filling with NaN."
+        lld = smile(feature_set, "LowLevelDescriptors").process_signal(signal, AUDIO_SAMPLE_RATE)
+    start = lld.index.get_level_values("start")
+    frames = lld.reset_index(drop=True).astype(np.float32)
+    frames.insert(0, "time_s", np.round(start.total_seconds().to_numpy(float), 3))
+    return frames
+
+
+def functionals(signal: np.ndarray, feature_set: str = FEATURE_SET) -> dict[str, float | None]:
+    """The 88 eGeMAPSv02 functionals of ``signal`` (non-finite values become ``None``)."""
+    if signal.size < MIN_SAMPLES:
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fun = smile(feature_set, "Functionals").process_signal(signal, AUDIO_SAMPLE_RATE)
+    return {str(k): num(v, 6) for k, v in fun.iloc[0].items()} if len(fun) else {}
+
+
+def empty_frames() -> pd.DataFrame:
+    return pd.DataFrame({"time_s": pd.Series(dtype=float)})
