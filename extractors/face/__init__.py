@@ -7,5 +7,6 @@ Both modules import only numpy/pandas at import time; dlib loads on first use.
 """
 
 from extractors.face import landmarks, openface
+from extractors.face import pyfeat_backend  # noqa: F401  (registers "pyfeat")
 
 __all__ = ["landmarks", "openface"]
