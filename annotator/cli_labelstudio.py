@@ -171,8 +171,8 @@ def pull(
     """Annotations back as reviews; malformed ones and conflicts are reported, never stored over."""
     from annotator.cli import _settings
     from annotator.labelstudio.client import LabelStudioError
+    from annotator.labelstudio.pull import pull as run_pull
     from annotator.labelstudio.sync import project_id
-    from annotator.labelstudio.sync import pull as run_pull
     from db import session_scope
 
     settings = _settings(home, db)

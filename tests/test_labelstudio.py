@@ -32,7 +32,8 @@ from annotator.labelstudio.config import (
     parse_result,
     prediction_result,
 )
-from annotator.labelstudio.sync import chosen_draft, project_id, pull
+from annotator.labelstudio.pull import pull
+from annotator.labelstudio.sync import chosen_draft, project_id
 from db import (
     Annotator,
     Clip,
