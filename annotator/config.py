@@ -24,7 +24,7 @@ def default_home() -> Path:
 class Settings:
     home: Path
     db_url: str
-    face_backend: str = "landmarks"
+    face_backend: str = "mediapipe"
     voice_backend: str = "opensmile"
     speech_backend: str = "faster-whisper"
     drafting_backend: str = "transformers"

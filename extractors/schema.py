@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 #: Bump when a cue record changes shape; stored beside every cue record.
-CUES_SCHEMA_VERSION = "1"
+CUES_SCHEMA_VERSION = "2"
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -84,14 +84,40 @@ class AUEvent(_Record):
 
 
 @dataclass
-class FaceCues(_Record):
-    """Facial action units over time.
+class AUSummary(_Record):
+    """What one AU showed over the frames with a face, in absolute terms (0-5 scale).
 
-    ``frames`` columns: ``time_s``, ``face_found`` (bool), ``n_faces`` (int),
-    ``box_x``, ``box_y``, ``box_w``, ``box_h`` (pixels, NaN without a face),
-    optional ``pose_pitch``, ``pose_yaw``, ``pose_roll`` (degrees), and one column
-    per AU named ``AU01``, ``AU12``... with intensities on a 0-5 scale (NaN without
-    a face).
+    ``fraction_present``: share of those frames at or above the presence level
+    (1.0, a clearly visible trace); ``baseline``: the resting level the change
+    events were measured against.
+    """
+
+    mean: float
+    median: float
+    p90: float
+    max: float
+    fraction_present: float
+    baseline: float | None = None
+
+
+@dataclass
+class FaceCues(_Record):
+    """Facial action units over time, in absolute terms and as change against rest.
+
+    ``frames`` columns: ``time_s``, ``face_found`` (bool), ``n_faces`` (int, every
+    face in view), ``box_x``, ``box_y``, ``box_w``, ``box_h`` (pixels of the target
+    face, NaN without a face), optional ``pose_pitch``, ``pose_yaw``, ``pose_roll``
+    (degrees), and one column per AU named ``AU01``, ``AU12``... with intensities on
+    a 0-5 scale (NaN without a face: a gap, not a zero). Backends may add raw model
+    columns with their own prefix (``bs_`` for blendshapes).
+
+    ``au_summary``: per AU, what the face showed (a face held angry for the whole
+    clip has AU04 present in most frames). ``events``: activations; with a
+    ``baseline`` (schema 2) they are changes against it, ``peak_intensity`` still
+    the absolute value at the apex. ``baseline_source``: ``"clip"`` (the clip's own
+    low-percentile frames) or ``"speaker:<id>"``. ``blink_count``/
+    ``blink_rate_per_min``: eye closures shorter than about half a second (longer
+    ones are AU43 events); ``None`` when the backend does not count blinks.
     """
 
     backend: str
@@ -105,6 +131,11 @@ class FaceCues(_Record):
     max_faces: int = 0
     warnings: list[str] = field(default_factory=list)
     missing_reason: str | None = None  # e.g. "no face found in 40 sampled frames"
+    au_summary: dict[str, AUSummary] = field(default_factory=dict)
+    baseline: dict[str, float] = field(default_factory=dict)
+    baseline_source: str = "clip"
+    blink_count: int | None = None
+    blink_rate_per_min: float | None = None
 
     @property
     def au_names(self) -> list[str]:
@@ -112,8 +143,10 @@ class FaceCues(_Record):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], frames: pd.DataFrame) -> FaceCues:
+        """Schema 1 summaries (no ``au_summary``/``baseline``) load with empty defaults."""
         d = dict(d)
         d["events"] = [AUEvent(**e) for e in d.get("events", [])]
+        d["au_summary"] = {k: AUSummary(**v) for k, v in d.get("au_summary", {}).items()}
         return cls(frames=frames, **d)
 
 

@@ -18,6 +18,21 @@ that is printed), lower bounds inclusive:
 Events whose peak is below 0.5 ("none") are left out of the text and counted.
 An AU whose ``au_confidence`` is below :data:`LOW_CONFIDENCE` is flagged
 ``(low confidence)``.
+
+Absolute and relative (face cues with an ``au_summary``, schema 2): first what the
+face showed, whatever it changed to, then the changes against the resting face::
+
+    held throughout: AU04 brow lowerer, pronounced (present in 95% of frames)
+    present part of the time: AU12 lip corner puller, slight (present in 40% of frames)
+    blinks: 14.2 per minute (12 blinks)
+    changes against this clip's resting face:
+    AU12 lip corner puller, strong, 1.2-2.8 s (peak 4.1 at 2.0 s)
+
+"held throughout" when present in at least :data:`HELD_FRACTION` of the face
+frames, "present part of the time" from :data:`PART_FRACTION`; the word is that of
+the AU's median over the face frames (held) or its 90th percentile (part of the
+time). AU43 events are eye closures of half a second or more; shorter closures are
+counted as blinks, not listed.
 """
 
 from __future__ import annotations
@@ -70,6 +85,13 @@ INTENSITY_LEVELS: tuple[tuple[float, str, str | None], ...] = (
 
 #: ``au_confidence`` below this flags the AU as "(low confidence)".
 LOW_CONFIDENCE = 0.5
+#: Share of face frames an AU is present in to read "held throughout" / "part of the time".
+HELD_FRACTION = 0.8
+PART_FRACTION = 0.3
+#: AUs never described as held: blinks come as a rate.
+_NOT_HELD = ("AU45",)
+#: Events that are absolute even when the others are changes against a baseline.
+_NOT_CHANGES = ("AU43", "AU45")
 
 _AU_RE = re.compile(r"^(?:AU)?\s*0*(\d{1,2})(?:_[a-z]+)?$", re.IGNORECASE)
 
@@ -188,8 +210,46 @@ def coverage_line(face: FaceCues) -> str | None:
     return line
 
 
+def held_lines(face: FaceCues) -> list[str]:
+    """Absolute lines from ``au_summary``: held throughout, then part of the time."""
+    held: list[tuple[float, str, str]] = []
+    part: list[tuple[float, str, str]] = []
+    for au, summary in face.au_summary.items():
+        code = normalize_au(au)
+        frac = num(summary.fraction_present) or 0.0
+        if code in _NOT_HELD or frac < PART_FRACTION:
+            continue
+        level = num(summary.median if frac >= HELD_FRACTION else summary.p90) or 0.0
+        if intensity_word(level) == "none":
+            continue
+        text = f"{au_label(code)}, {intensity_word(level)} (present in {frac:.0%} of frames)"
+        if is_low_confidence(face, au):
+            text += " (low confidence)"
+        (held if frac >= HELD_FRACTION else part).append((-frac, code, text))
+    lines = [f"held throughout: {t}" for _, _, t in sorted(held)]
+    lines += [f"present part of the time: {t}" for _, _, t in sorted(part)]
+    return lines
+
+
+def blink_line(face: FaceCues) -> str | None:
+    """``'blinks: 14.2 per minute (12 blinks)'``; ``None`` when not counted."""
+    rate = num(face.blink_rate_per_min)
+    if face.blink_count is None or rate is None:
+        return None
+    return f"blinks: {f1(rate)} per minute ({face.blink_count} blinks)"
+
+
+def baseline_phrase(face: FaceCues) -> str:
+    source = face.baseline_source or "clip"
+    if source == "clip":
+        return "this clip's resting face"
+    if source.startswith("speaker:"):
+        return f"speaker {source.split(':', 1)[1]}'s resting face"
+    return f"the {source} resting face"
+
+
 def face_lines(face: FaceCues, *, max_events: int) -> list[str]:
-    """Visual-cue lines (no bullets): coverage, notes, AU events by onset."""
+    """Visual-cue lines (no bullets): coverage, notes, held AUs, blinks, AU events."""
     lines: list[str] = []
     if face.missing_reason:
         lines.append(f"not available: {face.missing_reason}")
@@ -203,8 +263,23 @@ def face_lines(face: FaceCues, *, max_events: int) -> list[str]:
     kept, n_below, n_dropped = select_events(face.events, max_events)
     if face.missing_reason and not face.events:
         return lines
-    if not kept:
+    absolute = held_lines(face) if face.au_summary else []
+    lines.extend(absolute)
+    blinks = blink_line(face)
+    if blinks:
+        lines.append(blinks)
+    if not kept and not absolute:
         lines.append("no action-unit activations above trace level")
+    if face.baseline:
+        # Eye closures are absolute (eyes shut, whatever the rest): before the changes.
+        closures = [e for e in kept if normalize_au(e.au) in _NOT_CHANGES]
+        changes = [e for e in kept if normalize_au(e.au) not in _NOT_CHANGES]
+        lines.extend(
+            describe_event(e, low_confidence=is_low_confidence(face, e.au)) for e in closures
+        )
+        if changes:
+            lines.append(f"changes against {baseline_phrase(face)}:")
+        kept = changes
     for event in kept:
         lines.append(describe_event(event, low_confidence=is_low_confidence(face, event.au)))
     if n_dropped:
