@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
@@ -12,8 +13,9 @@ import numpy as np
 import pytest
 
 from extractors.errors import EmptyFileError, MediaError, MediaNotFoundError
-from extractors.media import AUDIO_SAMPLE_RATE, ClipMedia, probe
+from extractors.media import AUDIO_SAMPLE_RATE, ClipMedia, FileStamp, partial_hash, probe
 
+MIB = 1 << 20
 DATA = Path(next(iter(importlib.util.find_spec("feat").submodule_search_locations))) / "tests/data"
 
 
@@ -62,6 +64,46 @@ def test_audio_is_16k_mono_float32_and_as_long_as_the_stream() -> None:
     assert len(audio) / AUDIO_SAMPLE_RATE == pytest.approx(clip.info.duration_s, abs=0.05)
     assert 0 < np.abs(audio).max() <= 1.0
     assert clip.audio() is audio  # decoded once, shared by the voice and speech backends
+
+
+def test_audio_is_decoded_once_for_threads_that_ask_at_once_and_released_after() -> None:
+    clip = ClipMedia(DATA / "single_face.mp4")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        arrays = list(pool.map(lambda _: clip.audio(), range(8)))
+    assert clip.audio_decodes == 1 and all(a is arrays[0] for a in arrays)
+    clip.release()  # the clip is done: the samples are dropped, a later use decodes again
+    again = clip.audio()
+    assert clip.audio_decodes == 2 and again is not arrays[0]
+    np.testing.assert_array_equal(again, arrays[0])
+
+
+def test_partial_hash_reads_the_ends_and_the_size_only(tmp_path: Path) -> None:
+    data = bytearray((DATA / "noface_face.mov").read_bytes())
+    assert len(data) > 2 * MIB
+    path = tmp_path / "a.mov"
+    path.write_bytes(bytes(data))
+    stamp = FileStamp.of(path)
+    assert (stamp.size_bytes, stamp.mtime_ns) == (len(data), path.stat().st_mtime_ns)
+    reference = partial_hash(path)
+    assert (
+        reference
+        == hashlib.sha256(
+            str(len(data)).encode() + bytes(data[:MIB]) + bytes(data[-MIB:])
+        ).hexdigest()
+    )
+    data[MIB + 5] ^= 0xFF  # between the two ends: not seen (the full sha256 catches it)
+    path.write_bytes(bytes(data))
+    assert partial_hash(path) == reference
+    for where in (0, MIB - 1, len(data) - MIB, len(data) - 1):
+        changed = bytearray(data)
+        changed[where] ^= 0xFF
+        path.write_bytes(bytes(changed))
+        assert partial_hash(path) != reference, where
+    path.write_bytes(bytes(data) + b"\0")  # one byte longer
+    assert partial_hash(path) != reference
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"abc")
+    assert partial_hash(small) == hashlib.sha256(b"3abc").hexdigest()
 
 
 def test_odd_file_names_work(tmp_path: Path) -> None:
