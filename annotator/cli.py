@@ -143,6 +143,13 @@ def run(
     clip: Annotated[
         list[str] | None, typer.Option("--clip", help="Only these clips (id, name or path).")
     ] = None,
+    parallel_stages: Annotated[
+        bool | None,
+        typer.Option(
+            "--parallel-stages/--serial-stages",
+            help="Face beside voice+speech in two threads (default: on with 2+ cores).",
+        ),
+    ] = None,
 ) -> None:
     """Extract cues, textualize and draft every clip; finished stages are skipped on rerun."""
     drafting_options: dict[str, Any] = {"max_new_tokens": max_new_tokens}
@@ -162,12 +169,14 @@ def run(
         face_options=face_options,
         samples=samples,
     )
-    result = _run(settings, draft=not no_draft, clips=clip)
+    result = _run(settings, draft=not no_draft, clips=clip, parallel_stages=parallel_stages)
     if result is None or result.failed:
         raise typer.Exit(1)
 
 
-def _run(settings: Settings, draft: bool, clips: list[str] | None) -> Any:
+def _run(
+    settings: Settings, draft: bool, clips: list[str] | None, parallel_stages: bool | None = None
+) -> Any:
     """Run the pipeline with a progress bar; None when it could not start (message printed)."""
     from sqlmodel import select
 
@@ -188,7 +197,7 @@ def _run(settings: Settings, draft: bool, clips: list[str] | None) -> Any:
             ids = None
         total = len(ids) if ids is not None else len(session.exec(select(Clip.id)).all())
     try:
-        runner = Runner(settings, draft=draft)
+        runner = Runner(settings, draft=draft, parallel_stages=parallel_stages)
     except Exception as exc:  # unknown backend name, bad option
         err.print(f"[red]✗[/] {escape(str(exc))}")
         return None
