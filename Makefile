@@ -26,6 +26,7 @@ demo: setup
 
 test: setup
 	@bash scripts/system-deps.sh test
+	@bash scripts/labelstudio-test-server.sh install || [ $$? -eq 3 -a "$$CI" != true ]
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
