@@ -28,6 +28,8 @@ class Settings:
     voice_backend: str = "opensmile"
     speech_backend: str = "faster-whisper"
     drafting_backend: str = "transformers"
+    hints: bool = True  # EMFACS, prosody-arousal and sentiment hints in the cue text
+    emotion_prompt: bool = False  # EmotionPrompt-style suffix on the draft prompt
     face_options: dict[str, Any] = field(default_factory=dict)
     voice_options: dict[str, Any] = field(default_factory=dict)
     speech_options: dict[str, Any] = field(default_factory=dict)

@@ -7,9 +7,9 @@ and redoes what failed or changed. One clip's failure is recorded on the clip
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
-import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -21,14 +21,14 @@ import pandas as pd
 from sqlmodel import col, select
 
 from annotator.config import Settings
-from annotator.drafting import (
-    PROMPT_VERSION,
-    DraftingBackend,
-    DraftParseError,
-    build_messages,
-    create_drafting,
-    decoding_schema,
-    parse_draft,
+from annotator.drafting import DraftingBackend, create_drafting
+from annotator.drafting.stage import (
+    DRAFT_BATCH,
+    DraftItem,
+    DraftOptions,
+    DraftOutcome,
+    DraftStage,
+    PlannedDraft,
 )
 from annotator.extraction import (
     Extraction,
@@ -42,8 +42,6 @@ from db import (
     ClipStatus,
     CueRecord,
     CueTextRecord,
-    Draft,
-    DraftStatus,
     Job,
     Stage,
     StageRun,
@@ -65,13 +63,12 @@ from extractors.schema import (
     config_hash,
 )
 from textualize import TEXTUALIZER_VERSION, CueText, render
+from textualize.hints import HINTS_VERSION, Hint, cue_hints, with_hints, with_hints_readable
 
 log = logging.getLogger(__name__)
 
 
 MODALITY_STAGES = (Stage.FACE, Stage.VOICE, Stage.SPEECH)
-#: Drafting options that change speed, not output: kept out of the draft stage's key.
-SPEED_ONLY_OPTIONS = ("threads", "device")
 
 
 # ----------------------------------------------------------------------------- run
@@ -123,6 +120,14 @@ class Runner:
             ),
         )
         self._drafter: DraftingBackend | None = None
+        options = DraftOptions(
+            samples=settings.samples,
+            hints=settings.hints,
+            emotion_prompt=settings.emotion_prompt,
+        )
+        self.draft_stage = DraftStage(
+            settings.db_url, lambda: self.drafter, options, self._save_stage
+        )
 
     @property
     def drafter(self) -> DraftingBackend:
@@ -139,6 +144,8 @@ class Runner:
             "speech": [self.settings.speech_backend, self.speech.config()],
             "drafting": [self.settings.drafting_backend, self.settings.drafting_options],
             "samples": self.settings.samples,
+            "hints": self.settings.hints,
+            "emotion_prompt": self.settings.emotion_prompt,
             "draft": self.draft,
         }
 
@@ -162,20 +169,24 @@ class Runner:
             job_id = job.id
         assert job_id is not None
         result = RunResult(job_id=job_id)
-        for clip in clips:
-            try:
-                outcome = self.process_clip(clip, job_id, progress)
-            except Exception as exc:  # a bug outside the stages must not stop the batch either
-                log.debug("clip %s crashed\n%s", clip.name, traceback.format_exc())
-                message = f"{clip.name}: internal error: {type(exc).__name__}: {_first_line(exc)}"
-                outcome = ClipOutcome(
-                    clip.id or 0, clip.name, "failed", [("internal_error", message)]
-                )
-                if clip.id is not None:
-                    self._finish_clip(clip.id, outcome)
-            result.outcomes.append(outcome)
-            if progress:
-                progress(clip, "finished")
+        # Clips are extracted and textualized one by one; their drafts wait in a batch of
+        # DRAFT_BATCH so a batch engine drafts many at once. Outcomes keep clip order.
+        outcomes: dict[int, ClipOutcome] = {}
+        batch: list[tuple[Clip, ClipOutcome, PlannedDraft]] = []
+        for index, clip in enumerate(clips):
+            planned = self._prepare_guarded(clip, job_id, progress)
+            if isinstance(planned, ClipOutcome):
+                outcomes[index] = planned
+                if progress:
+                    progress(clip, "finished")
+                continue
+            batch.append(planned)
+            outcomes[index] = planned[1]
+            if len(batch) >= DRAFT_BATCH:
+                self._draft_batch(batch, job_id, progress)
+                batch = []
+        self._draft_batch(batch, job_id, progress)
+        result.outcomes = [outcomes[i] for i in range(len(clips))]
         counts = result.counts()
         with session_scope(settings.db_url) as session:
             job_row = session.get(Job, job_id)
@@ -197,6 +208,75 @@ class Runner:
         job_id: int | None = None,
         progress: Callable[[Clip, str], None] | None = None,
     ) -> ClipOutcome:
+        """Extract, textualize and draft one clip (``run`` batches the drafts instead)."""
+        planned = self._prepare(clip, job_id, progress)
+        if isinstance(planned, ClipOutcome):
+            return planned
+        self._draft_batch([planned], job_id, None)
+        return planned[1]
+
+    def _prepare_guarded(
+        self, clip: Clip, job_id: int | None, progress: Callable[[Clip, str], None] | None
+    ) -> ClipOutcome | tuple[Clip, ClipOutcome, PlannedDraft]:
+        """``_prepare``, with a crash outside the stages failing this clip only."""
+        try:
+            return self._prepare(clip, job_id, progress)
+        except Exception as exc:  # a bug outside the stages must not stop the batch either
+            return self._crashed(clip, exc)
+
+    def _crashed(self, clip: Clip, exc: Exception) -> ClipOutcome:
+        log.debug("clip %s crashed\n%s", clip.name, traceback.format_exc())
+        message = f"{clip.name}: internal error: {type(exc).__name__}: {_first_line(exc)}"
+        outcome = ClipOutcome(clip.id or 0, clip.name, "failed", [("internal_error", message)])
+        if clip.id is not None:
+            self._finish_clip(clip.id, outcome)
+        return outcome
+
+    def _draft_batch(
+        self,
+        batch: list[tuple[Clip, ClipOutcome, PlannedDraft]],
+        job_id: int | None,
+        progress: Callable[[Clip, str], None] | None,
+    ) -> None:
+        """Draft the batch in one ``generate_many`` call, then finish each clip."""
+        if not batch:
+            return
+        for clip, _, _ in batch:
+            if progress:
+                progress(clip, Stage.DRAFT)
+        try:
+            results = self.draft_stage.generate_and_store([p for _, _, p in batch], job_id)
+        except Exception as exc:  # storage or a bug: these clips fail, the run goes on
+            for clip, outcome, _ in batch:
+                crashed = self._crashed(clip, exc)
+                outcome.status, outcome.errors = crashed.status, crashed.errors
+                if progress:
+                    progress(clip, "finished")
+            return
+        for (clip, outcome, _), drafted in zip(batch, results, strict=True):
+            self._conclude(outcome, drafted)
+            if progress:
+                progress(clip, "finished")
+
+    def _conclude(self, outcome: ClipOutcome, drafted: DraftOutcome | None) -> None:
+        """The clip's status from its stages; written to the clip row."""
+        if drafted is not None:
+            outcome.draft_status = drafted.status
+            outcome.skipped_stages += int(drafted.skipped)
+            outcome.errors.extend(drafted.errors)
+        if outcome.errors:
+            outcome.status = "failed"
+        elif outcome.missing:
+            outcome.status = "partial"
+        self._finish_clip(outcome.clip_id, outcome)
+
+    def _prepare(
+        self,
+        clip: Clip,
+        job_id: int | None,
+        progress: Callable[[Clip, str], None] | None,
+    ) -> ClipOutcome | tuple[Clip, ClipOutcome, PlannedDraft]:
+        """Extract and textualize; the finished outcome, or the draft still to make."""
         assert clip.id is not None
         outcome = ClipOutcome(clip_id=clip.id, name=clip.name, status="done")
 
@@ -246,15 +326,14 @@ class Runner:
         cues.missing.update({k: v for k, v in outcome.missing.items() if getattr(cues, k) is None})
         step(Stage.TEXTUALIZE)
         text_record = self._textualize(clip.id, cues, records, job_id)
-        if self.draft:
-            step(Stage.DRAFT)
-            outcome.draft_status = self._draft(clip.id, text_record, job_id, outcome)
-        if outcome.errors:
-            outcome.status = "failed"
-        elif outcome.missing:
-            outcome.status = "partial"
-        self._finish_clip(clip.id, outcome)
-        return outcome
+        if not self.draft:
+            self._conclude(outcome, None)
+            return outcome
+        planned = self.draft_stage.plan(DraftItem(clip.id, clip.name, text_record), job_id)
+        if isinstance(planned, DraftOutcome):  # done already, or the drafter cannot start
+            self._conclude(outcome, planned)
+            return outcome
+        return clip, outcome, planned
 
     def _media_path(self, clip: Clip) -> Path | None:
         """A path that still holds this clip's bytes (see ``verify_media_path``): read only
@@ -466,9 +545,14 @@ class Runner:
     def _textualize(
         self, clip_id: int, cues: Cues, records: dict[str, int | None], job_id: int | None
     ) -> CueTextRecord:
-        key = config_hash(
-            {"textualizer": TEXTUALIZER_VERSION, "records": records, "missing": cues.missing}
-        )
+        parts: dict[str, Any] = {
+            "textualizer": TEXTUALIZER_VERSION,
+            "records": records,
+            "missing": cues.missing,
+        }
+        if self.settings.hints:
+            parts["hints"] = HINTS_VERSION
+        key = config_hash(parts)
         with session_scope(self.settings.db_url) as session:
             existing = session.exec(
                 select(CueTextRecord).where(
@@ -478,6 +562,13 @@ class Runner:
             if existing is not None:
                 return existing
         text: CueText = render(cues)
+        if self.settings.hints:
+            hints = _hints(cues)
+            text = dataclasses.replace(
+                text,
+                prompt_text=with_hints(text.prompt_text, hints),
+                readable_text=with_hints_readable(text.readable_text, hints),
+            )
         with session_scope(self.settings.db_url) as session:
             record = CueTextRecord(
                 clip_id=clip_id,
@@ -500,108 +591,6 @@ class Runner:
             output_id=record.id,
         )
         return record
-
-    def _draft(
-        self, clip_id: int, text: CueTextRecord, job_id: int | None, outcome: ClipOutcome
-    ) -> str | None:
-        settings = self.settings
-        cfg = {
-            "backend": settings.drafting_backend,
-            "options": {
-                k: v for k, v in settings.drafting_options.items() if k not in SPEED_ONLY_OPTIONS
-            },
-            "prompt": PROMPT_VERSION,
-            "decoding_schema": config_hash(decoding_schema()),
-            "cue_text": text.config_hash,
-            "samples": settings.samples,
-        }
-        key = config_hash(cfg)
-        with session_scope(settings.db_url) as session:
-            previous = stage_run(session, clip_id, Stage.DRAFT, key)
-            if previous is not None and previous.status == StageStatus.DONE:
-                outcome.skipped_stages += 1
-                draft = session.get(Draft, previous.output_id) if previous.output_id else None
-                return draft.status if draft else None
-        start = time.perf_counter()
-        try:
-            drafter = self.drafter
-            messages = build_messages(text.prompt_text, text.missing_json or None)
-            generations = drafter.generate(messages, decoding_schema(), n=settings.samples)
-        except AnnotatorError as exc:
-            self._stage_failed(clip_id, Stage.DRAFT, key, cfg, job_id, outcome, exc.code, str(exc))
-            return None
-        except Exception as exc:
-            log.debug("drafting crashed\n%s", traceback.format_exc())
-            self._stage_failed(
-                clip_id,
-                Stage.DRAFT,
-                key,
-                cfg,
-                job_id,
-                outcome,
-                "drafting_failed",
-                f"drafting crashed: {type(exc).__name__}: {_first_line(exc)}",
-            )
-            return None
-        assert text.id is not None
-        text_id = text.id
-        first_id: int | None = None
-        statuses = []
-        with session_scope(settings.db_url) as session:
-            for index, gen in enumerate(generations):
-                draft = session.exec(
-                    select(Draft).where(
-                        Draft.clip_id == clip_id,
-                        Draft.config_hash == key,
-                        Draft.sample_index == index,
-                    )
-                ).first() or Draft(
-                    clip_id=clip_id,
-                    cue_text_id=text_id,
-                    config_hash=key,
-                    sample_index=index,
-                    backend=drafter.name,
-                    model_id=drafter.model_id,
-                    prompt_version=PROMPT_VERSION,
-                )
-                draft.raw_output = gen.text
-                draft.prompt_tokens = gen.prompt_tokens
-                draft.completion_tokens = gen.completion_tokens
-                draft.latency_s = gen.latency_s
-                draft.partial = text.partial
-                draft.missing_json = dict(text.missing_json)
-                try:
-                    fields = parse_draft(gen.text)
-                except DraftParseError as exc:
-                    draft.status = DraftStatus.INVALID
-                    draft.error_message = str(exc) + (
-                        " (output cut at max_new_tokens)" if gen.finish_reason == "length" else ""
-                    )
-                else:
-                    draft.status = DraftStatus.VALID
-                    draft.error_message = None
-                    for name, value in fields.model_dump().items():
-                        setattr(draft, name, value)
-                statuses.append(draft.status)
-                session.add(draft)
-                session.flush()
-                if first_id is None:
-                    first_id = draft.id
-        self._save_stage(
-            clip_id,
-            Stage.DRAFT,
-            key,
-            cfg,
-            StageStatus.DONE,
-            job_id,
-            output_id=first_id,
-            duration=time.perf_counter() - start,
-        )
-        if DraftStatus.VALID not in statuses:
-            outcome.errors.append(
-                ("invalid_model_output", f"{outcome.name}: no valid draft; raw output kept")
-            )
-        return DraftStatus.VALID if DraftStatus.VALID in statuses else DraftStatus.INVALID
 
     def _finish_clip(self, clip_id: int, outcome: ClipOutcome) -> None:
         with session_scope(self.settings.db_url) as session:
@@ -633,6 +622,16 @@ def _with_cpu_threads(
     if "cpu_threads" not in params:
         return options
     return {**options, "cpu_threads": budget.audio}
+
+
+def _hints(cues: Cues) -> list[Hint]:
+    """Rule hints from the cues, plus the transcript's sentiment (a small lexicon model)."""
+    hints = cue_hints(cues)
+    if cues.speech is not None and not cues.speech.missing_reason:
+        from annotator.drafting.sentiment import sentiment_hint
+
+        hints += sentiment_hint(cues.speech.text)
+    return hints
 
 
 def _first_line(value: object) -> str:

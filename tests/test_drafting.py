@@ -65,7 +65,27 @@ def test_decoding_schema_bounds_numbers_to_steps() -> None:
 def test_prompt_names_missing_modalities() -> None:
     messages = build_messages("Visual cues:\n- none", {"face": "no video stream"})
     assert messages[0]["role"] == "system"
-    assert "face: no video stream" in messages[1]["content"]
+    assert "Missing modalities: face (no video stream)." in messages[1]["content"]
+    old = build_messages("x", {"face": "no video stream"}, version="mer-caption-1")
+    assert "face: no video stream" in old[1]["content"]  # older prompts stay buildable
+
+
+def test_prompt_v2_states_the_scales_and_the_structure() -> None:
+    from annotator.drafting.prompt import EMOTION_PROMPT, PROMPT_VERSION
+
+    assert PROMPT_VERSION == "mer-caption-2"
+    system = build_messages("Visual cues:\n- AU12")[0]["content"]
+    assert "-1.0 = very unpleasant/negative, 0 = neutral, +1.0 = very pleasant/positive" in system
+    assert "Anger, sadness, fear, disgust and contempt are negative" in system
+    assert "0.0 = calm" in system and "1.0 = highly activated" in system
+    assert system.index("visual_clues") < system.index("reasoning") < system.index("caption:")
+    assert "2-4 sentences" in system and "Do not repeat the reasoning" in system
+    assert "AU code" in system and "double quotes" in system
+    user = build_messages("cues")[1]["content"]
+    assert "All modalities are available" in user and EMOTION_PROMPT not in user
+    assert build_messages("cues", emotion_prompt=True)[1]["content"].endswith(EMOTION_PROMPT)
+    with pytest.raises(ValueError, match="mer-caption-2"):
+        build_messages("cues", version="mer-caption-9")
 
 
 def test_bundled_model_resolves_to_a_gguf_file_in_its_package() -> None:

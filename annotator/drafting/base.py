@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from extractors import registry
 from extractors.base import Availability
 from extractors.errors import AnnotatorError
+from extractors.schema import config_hash
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,8 @@ class Generation:
     completion_tokens: int | None
     latency_s: float
     finish_reason: str | None = None  # "stop", "length"...
+    # temperature, top_p, seed, max_new_tokens as used for this completion (stored per draft)
+    sampling: dict[str, Any] | None = None
 
 
 T = TypeVar("T", bound=type)
@@ -54,6 +60,11 @@ class DraftingBackend(Protocol):
 
     def config(self) -> dict[str, Any]: ...
 
+    def config_hash(self) -> str:
+        """The draft stage's key for this backend: every option that changes output
+        (model file fingerprint included), none that changes only speed."""
+        ...
+
     def available(self) -> Availability: ...
 
     def generate(
@@ -76,6 +87,35 @@ def generate_each(backend: DraftingBackend, requests: Sequence[DraftRequest]) ->
         else:
             results.append(DraftResult(request.key, gens))
     return results
+
+
+def drafter_key(backend: DraftingBackend) -> str:
+    """``backend.config_hash()``; a hash of ``config()`` for a backend without one."""
+    own = getattr(backend, "config_hash", None)
+    if callable(own):
+        return str(own())
+    return config_hash({"backend": backend.name, **backend.config()})
+
+
+_FINGERPRINTS: dict[tuple[str, int, int], str] = {}
+_MIB = 1 << 20
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """sha256 of a model file's size, first and last MiB: cheap on a 1 GB GGUF, and a
+    changed or replaced file gets a new key. Cached per (path, size, mtime)."""
+    p = Path(path)
+    stat = p.stat()
+    cache_key = (str(p.resolve()), stat.st_size, stat.st_mtime_ns)
+    if cache_key not in _FINGERPRINTS:
+        digest = hashlib.sha256(str(stat.st_size).encode())
+        with p.open("rb") as fh:
+            digest.update(fh.read(_MIB))
+            if stat.st_size > 2 * _MIB:
+                fh.seek(-_MIB, os.SEEK_END)
+                digest.update(fh.read(_MIB))
+        _FINGERPRINTS[cache_key] = digest.hexdigest()[:16]
+    return _FINGERPRINTS[cache_key]
 
 
 def register_drafting(name: str) -> Callable[[T], T]:

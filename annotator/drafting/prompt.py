@@ -2,13 +2,22 @@
 
 Bump ``PROMPT_VERSION`` whenever the wording changes: it is part of the draft
 stage's config hash, so a new prompt drafts again instead of reusing old drafts.
+Older versions stay buildable (``PROMPTS``) so a stored draft's prompt can be redone.
+
+``mer-caption-2`` (issue 6): the MER-Caption structure (clues per modality, then
+reasoning, then a 2-4 sentence caption that does not repeat the reasoning), the scales
+stated with their sign (small models gave anger +1 under version 1), missing modalities
+named, clues that cite cue codes (AU numbers, prosody feature names, quoted words, so
+``annotator.drafting.grounding`` can check them), and hints read as hints.
+``emotion_prompt`` appends an EmotionPrompt-style sentence (Li et al. 2023), off by
+default, to be measured.
 """
 
 from __future__ import annotations
 
-PROMPT_VERSION = "mer-caption-1"
+PROMPT_VERSION = "mer-caption-2"
 
-SYSTEM_PROMPT = (
+_SYSTEM_1 = (
     "You are an expert in multimodal emotion recognition. You receive textual cues "
     "extracted from a video clip: facial action units, vocal tone relative to the "
     "speaker's baseline, and the transcript with word times. Infer the speaker's "
@@ -18,7 +27,7 @@ SYSTEM_PROMPT = (
     "is missing, say so and lower your confidence. Answer with one JSON object only."
 )
 
-_FORMAT = (
+_FORMAT_1 = (
     "Return JSON with these keys: visual_clues, acoustic_clues, lexical_clues, "
     "reasoning, caption (one paragraph describing the emotion and its evidence), "
     "labels (1-6 open-vocabulary emotion words, most salient first), valence "
@@ -26,15 +35,89 @@ _FORMAT = (
     "confidence (0 to 1)."
 )
 
+#: The valence scale, word for word in the prompt (tests check it is there).
+VALENCE_SCALE = (
+    "valence: a number from -1.0 to +1.0. -1.0 = very unpleasant/negative, 0 = neutral, "
+    "+1.0 = very pleasant/positive. Anger, sadness, fear, disgust and contempt are "
+    "negative (below 0); joy and happiness are positive (above 0)."
+)
+AROUSAL_SCALE = (
+    "arousal: a number from 0.0 = calm, relaxed, sleepy to 1.0 = highly activated "
+    "(excited, agitated, shouting)."
+)
 
-def build_messages(prompt_text: str, missing: dict[str, str] | None = None) -> list[dict[str, str]]:
-    """Chat messages for one clip's cue text."""
-    lines = ["Cues for this clip:", prompt_text.strip(), ""]
-    if missing:
-        gone = "; ".join(f"{k}: {v}" for k, v in sorted(missing.items()))
-        lines.append(f"Note: some cues are missing ({gone}). Say so in your answer.")
-    lines.append(_FORMAT)
+_SYSTEM_2 = (
+    "You are an expert annotator of emotions in video (multimodal emotion recognition). "
+    "You receive textual cues extracted from one clip: facial action units (AU codes of "
+    "FACS), vocal prosody relative to a baseline, and a timed transcript. Lines marked "
+    "[hint, ...] are automatic guesses by simple rules or small models: trust them only "
+    "where the cues agree. Describe the speaker's emotional state as an MER-Caption "
+    "annotator does, in this order:\n"
+    "1. visual_clues, acoustic_clues, lexical_clues: short sentences, each citing the cue "
+    "it rests on: an AU code (e.g. AU12), a prosody feature by name (pitch, loudness, "
+    "speaking rate, pauses, jitter, shimmer, HNR), or the speaker's words in double quotes. "
+    "Interpret the cues, do not copy cue lines. For a missing modality write "
+    '"not available".\n'
+    "2. reasoning: how the clues combine, where they agree or conflict, which is most "
+    "reliable.\n"
+    "3. caption: 2-4 sentences describing the emotional state and its evidence. Do not "
+    "repeat the reasoning.\n"
+    "4. labels: 1-4 emotion words, most salient first (e.g. happiness, anger, sadness, "
+    "surprise, fear, disgust, contempt, neutral, or finer words such as relief or "
+    "frustration).\n"
+    f"5. {VALENCE_SCALE}\n"
+    f"6. {AROUSAL_SCALE}\n"
+    "7. confidence: 0.0 to 1.0, lower when cues are missing, weak or in conflict.\n"
+    "Answer with one JSON object only."
+)
+
+_FORMAT_2 = (
+    "Return one JSON object with the keys visual_clues, acoustic_clues, lexical_clues, "
+    "reasoning, caption, labels, valence, arousal, confidence."
+)
+
+#: EmotionPrompt's EP02 ("This is very important to my career."), as an option.
+EMOTION_PROMPT = "This is very important to my career."
+
+_MODALITY_NAMES = {"face": "face", "voice": "voice", "speech": "transcript"}
+
+
+def _missing_2(missing: dict[str, str] | None) -> str:
+    if not missing:
+        return "All modalities are available: face, voice and transcript."
+    gone = "; ".join(f"{_MODALITY_NAMES.get(k, k)} ({v})" for k, v in sorted(missing.items()))
+    return (
+        f'Missing modalities: {gone}. Write "not available" in the matching clue field '
+        "and lower your confidence."
+    )
+
+
+def build_messages(
+    prompt_text: str,
+    missing: dict[str, str] | None = None,
+    *,
+    version: str = PROMPT_VERSION,
+    emotion_prompt: bool = False,
+) -> list[dict[str, str]]:
+    """Chat messages for one clip's cue text under prompt ``version``."""
+    if version == "mer-caption-1":
+        lines = ["Cues for this clip:", prompt_text.strip(), ""]
+        if missing:
+            gone = "; ".join(f"{k}: {v}" for k, v in sorted(missing.items()))
+            lines.append(f"Note: some cues are missing ({gone}). Say so in your answer.")
+        lines.append(_FORMAT_1)
+        system = _SYSTEM_1
+    elif version == "mer-caption-2":
+        lines = ["Cues for this clip:", prompt_text.strip(), "", _missing_2(missing), _FORMAT_2]
+        system = _SYSTEM_2
+    else:
+        raise ValueError(f"unknown prompt version {version!r}; known: {', '.join(PROMPTS)}")
+    if emotion_prompt:
+        lines.append(EMOTION_PROMPT)
     return [
-        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "system", "content": system},
         {"role": "user", "content": "\n".join(lines)},
     ]
+
+
+PROMPTS = ("mer-caption-1", "mer-caption-2")

@@ -35,7 +35,12 @@ class DraftFields(BaseModel):
         max_length=6,
         description="Open-vocabulary emotion labels, most salient first.",
     )
-    valence: float = Field(ge=-1.0, le=1.0, description="-1 very negative .. 1 very positive")
+    valence: float = Field(
+        ge=-1.0,
+        le=1.0,
+        description="-1.0 very unpleasant/negative (anger, sadness) .. 0 neutral .. "
+        "+1.0 very pleasant/positive (joy)",
+    )
     arousal: float = Field(ge=0.0, le=1.0, description="0 calm .. 1 highly activated")
     confidence: float = Field(ge=0.0, le=1.0, description="How sure the model is, 0..1")
 

@@ -12,18 +12,21 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from annotator.drafting.base import (
     DraftRequest,
     DraftResult,
     Generation,
+    file_fingerprint,
     generate_each,
     register_drafting,
 )
 from annotator.drafting.models import DEFAULT_DRAFT_MODEL, ResolvedModel, resolve_model
 from extractors.base import Availability
 from extractors.errors import ModelNotAvailableError
+from extractors.schema import config_hash
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +129,23 @@ class TransformersDraftingBackend:
             "seed": self.seed,
         }
 
+    def model_files(self) -> list[Path]:
+        """The files whose bytes make the model: the GGUF, or a folder's weights and config."""
+        resolved = self.resolved
+        folder = Path(resolved.path)
+        if resolved.gguf_file:
+            return [folder / resolved.gguf_file]
+        if not folder.is_dir():
+            return []
+        patterns = ("*.safetensors", "*.bin", "*.gguf", "config.json", "tokenizer.json")
+        return sorted({f for pattern in patterns for f in folder.glob(pattern) if f.is_file()})
+
+    def config_hash(self) -> str:
+        """``config()`` plus a fingerprint of each model file: a changed default or a
+        replaced model file drafts again; device and threads do not."""
+        files = {f.name: file_fingerprint(f) for f in self.model_files()}
+        return config_hash({**self.config(), "model_files": files})
+
     def available(self) -> Availability:
         try:
             resolved = resolve_model(self.model_spec)
@@ -154,13 +174,16 @@ class TransformersDraftingBackend:
             "eos_token_id": tokenizer.eos_token_id,
             "attention_mask": attention,
         }
+        sampling_used: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "n": n}
         if self.constrained and json_schema is not None:
             gen_kwargs["prefix_allowed_tokens_fn"] = _json_constraint(tokenizer, json_schema)
         sampling = self.temperature > 0 or n > 1
         if sampling:
             gen_kwargs.update(do_sample=True, temperature=self.temperature or 0.7, top_p=0.95)
+            sampling_used.update(temperature=self.temperature or 0.7, top_p=0.95)
         else:
             gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            sampling_used.update(temperature=0.0, top_p=None)
         out: list[Generation] = []
         for index in range(n):
             torch.manual_seed(self.seed + index)
@@ -179,6 +202,7 @@ class TransformersDraftingBackend:
                     finish_reason="stop"
                     if finished or len(new_tokens) < self.max_new_tokens
                     else "length",
+                    sampling={**sampling_used, "seed": self.seed + index},
                 )
             )
         return out

@@ -1,0 +1,99 @@
+"""Self-consistency: of N samples, use the valid one most consistent with the others.
+
+Similarity of two valid drafts (each term in 0..1)::
+
+    sim(a, b) = 0.5 * jaccard(labels_a, labels_b)
+              + 0.25 * (1 - |valence_a - valence_b| / 2)
+              + 0.25 * (1 - |arousal_a - arousal_b|)
+
+with labels normalised (lower case, inflections and near-synonyms folded:
+"happy", "joyful" -> "happiness"). An invalid sample is similar to nothing (0).
+
+Agreement of sample i among N: ``sum_{j != i} sim(i, j) / (N - 1)``. The chosen draft
+is the valid sample with the highest agreement (ties: the lowest sample index); when
+N > 1 its confidence is its agreement, so invalid or diverging samples lower it. With
+one sample the model's own confidence stays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+W_LABELS, W_VALENCE, W_AROUSAL = 0.5, 0.25, 0.25
+
+#: Folded label words: inflections and near-synonyms of the basic emotions.
+LABEL_FOLD: dict[str, str] = {
+    "happy": "happiness", "joy": "happiness", "joyful": "happiness", "glad": "happiness",
+    "cheerful": "happiness", "pleased": "happiness", "delighted": "happiness",
+    "sad": "sadness", "unhappy": "sadness", "sorrow": "sadness", "sorrowful": "sadness",
+    "angry": "anger", "mad": "anger", "furious": "anger", "rage": "anger",
+    "irritated": "irritation", "annoyed": "irritation", "annoyance": "irritation",
+    "afraid": "fear", "scared": "fear", "fearful": "fear", "frightened": "fear",
+    "surprised": "surprise", "astonished": "surprise", "amazed": "surprise",
+    "disgusted": "disgust", "contemptuous": "contempt",
+    "anxious": "anxiety", "nervous": "anxiety", "worried": "anxiety", "worry": "anxiety",
+    "calm": "calmness", "relaxed": "calmness", "excited": "excitement",
+    "frustrated": "frustration", "neutrality": "neutral", "friendly": "friendliness",
+    "curious": "curiosity", "confused": "confusion", "bored": "boredom",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What consistency needs of one sample; ``None`` labels mean an invalid sample."""
+
+    labels: list[str] | None
+    valence: float | None = None
+    arousal: float | None = None
+
+
+def normalize_label(label: str) -> str:
+    word = " ".join(re.sub(r"[^a-z ]+", " ", label.lower()).split())
+    return LABEL_FOLD.get(word, word)
+
+
+def jaccard(a: Sequence[str], b: Sequence[str]) -> float:
+    sa, sb = {normalize_label(x) for x in a}, {normalize_label(x) for x in b}
+    sa.discard("")
+    sb.discard("")
+    if not sa and not sb:
+        return 1.0
+    return len(sa & sb) / len(sa | sb)
+
+
+def similarity(a: Sample, b: Sample) -> float:
+    if a.labels is None or b.labels is None:
+        return 0.0
+    score = W_LABELS * jaccard(a.labels, b.labels)
+    if a.valence is not None and b.valence is not None:
+        score += W_VALENCE * (1 - min(abs(a.valence - b.valence), 2.0) / 2)
+    if a.arousal is not None and b.arousal is not None:
+        score += W_AROUSAL * (1 - min(abs(a.arousal - b.arousal), 1.0))
+    return score
+
+
+def agreements(samples: Sequence[Sample]) -> list[float | None]:
+    """Each valid sample's agreement with the others (None for invalid ones; 1.0 alone)."""
+    n = len(samples)
+    out: list[float | None] = []
+    for i, s in enumerate(samples):
+        if s.labels is None:
+            out.append(None)
+        elif n == 1:
+            out.append(1.0)
+        else:
+            total = sum(similarity(s, t) for j, t in enumerate(samples) if j != i)
+            out.append(round(total / (n - 1), 3))
+    return out
+
+
+def choose(samples: Sequence[Sample]) -> tuple[int | None, list[float | None]]:
+    """(index of the chosen sample or None when none is valid, every sample's agreement)."""
+    scores = agreements(samples)
+    best: int | None = None
+    for i, score in enumerate(scores):
+        if score is not None and (best is None or score > (scores[best] or 0.0)):
+            best = i
+    return best, scores
