@@ -1,7 +1,7 @@
 import pytest
 from textualize_cues import face
 
-from extractors.schema import AUEvent
+from extractors.schema import AUEvent, AUSummary, FaceCues
 from textualize import facs
 
 
@@ -113,3 +113,74 @@ def test_several_faces_not_repeated_when_backend_warns() -> None:
     lines = facs.face_lines(face(max_faces=2, warnings=[warning]), max_events=12)
     assert lines[:2] == ["face visible in 38 of 40 sampled frames", f"note: {warning}"]
     assert not any(line.startswith("several faces in view") for line in lines)
+
+
+# --- schema 2: absolute summaries, blinks, changes against a baseline ------------------
+
+
+def _schema2(**fields) -> FaceCues:
+    f = face(
+        [
+            AUEvent("AU12", onset_s=1.2, apex_s=2.0, offset_s=2.8, peak_intensity=4.1),
+            AUEvent("AU43", onset_s=0.0, apex_s=2.4, offset_s=5.9, peak_intensity=5.0),
+        ],
+        au_confidence={"AU04": 0.5, "AU12": 0.85, "AU26": 0.3, "AU43": 0.85},
+    )
+    f.au_summary = {
+        "AU04": AUSummary(mean=3.0, median=3.1, p90=3.4, max=3.6, fraction_present=0.95),
+        "AU12": AUSummary(mean=0.9, median=0.2, p90=4.0, max=4.1, fraction_present=0.4),
+        "AU26": AUSummary(mean=1.2, median=1.1, p90=1.6, max=1.8, fraction_present=0.85),
+        "AU15": AUSummary(mean=0.1, median=0.0, p90=0.3, max=1.2, fraction_present=0.05),
+        "AU45": AUSummary(mean=0.3, median=0.0, p90=1.0, max=3.0, fraction_present=0.5),
+    }
+    f.baseline = {"AU04": 2.9, "AU12": 0.0}
+    f.blink_count = 12
+    f.blink_rate_per_min = 14.2
+    for key, value in fields.items():
+        setattr(f, key, value)
+    return f
+
+
+def test_held_and_part_of_the_time_lines() -> None:
+    assert facs.held_lines(_schema2()) == [
+        "held throughout: AU04 brow lowerer, pronounced (present in 95% of frames)",
+        "held throughout: AU26 jaw drop, trace (present in 85% of frames) (low confidence)",
+        "present part of the time: AU12 lip corner puller, strong (present in 40% of frames)",
+    ]
+
+
+def test_schema2_face_lines_order_and_wording() -> None:
+    lines = facs.face_lines(_schema2(), max_events=12)
+    assert lines == [
+        "face visible in 38 of 40 sampled frames",
+        "held throughout: AU04 brow lowerer, pronounced (present in 95% of frames)",
+        "held throughout: AU26 jaw drop, trace (present in 85% of frames) (low confidence)",
+        "present part of the time: AU12 lip corner puller, strong (present in 40% of frames)",
+        "blinks: 14.2 per minute (12 blinks)",
+        "AU43 eyes closed, maximum, 0.0-5.9 s (peak 5.0 at 2.4 s)",
+        "changes against this clip's resting face:",
+        "AU12 lip corner puller, strong, 1.2-2.8 s (peak 4.1 at 2.0 s)",
+    ]
+
+
+def test_held_face_without_changes_is_not_called_inactive() -> None:
+    f = _schema2(events=[])
+    lines = facs.face_lines(f, max_events=12)
+    assert "no action-unit activations above trace level" not in lines
+    assert not any(line.startswith("changes against") for line in lines)
+    assert lines[1].startswith("held throughout: AU04 brow lowerer")
+
+
+def test_speaker_baseline_is_named() -> None:
+    f = _schema2(baseline_source="speaker:alice")
+    assert "changes against speaker alice's resting face:" in facs.face_lines(f, max_events=12)
+
+
+def test_blink_line_absent_when_not_counted() -> None:
+    assert facs.blink_line(face()) is None
+    assert facs.blink_line(_schema2()) == "blinks: 14.2 per minute (12 blinks)"
+
+
+def test_schema1_face_reads_as_before() -> None:
+    lines = facs.face_lines(face(), max_events=12)
+    assert not any(line.startswith(("held", "present part", "blinks", "changes")) for line in lines)
