@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from annotator.cli import app
 from annotator.config import Settings
+from annotator.labelstudio import sync
 from annotator.labelstudio.client import Connection, LabelStudio
 from annotator.labelstudio.config import (
     MalformedResultError,
@@ -33,7 +34,7 @@ from annotator.labelstudio.config import (
     prediction_result,
 )
 from annotator.labelstudio.pull import pull
-from annotator.labelstudio.sync import chosen_draft, project_id
+from annotator.labelstudio.sync import MediaUrls, chosen_draft, project_id
 from db import (
     Annotator,
     Clip,
@@ -292,6 +293,56 @@ def test_push_is_idempotent_resumable_and_sends_redrafts(
     assert [p["model_version"] for p in tasks["demo clip.mp4"]["predictions"]] == [
         "scripted-model-run1", "scripted-model-run2"]  # fmt: skip
     assert len(tasks["single_face.mp4"]["predictions"]) == 1
+
+
+def test_push_that_crashes_between_chunks_is_finished_by_the_next(
+    ls: LabelStudio,
+    env: dict[str, str],
+    project: str,
+    clips_dir: Path,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _seed(settings, clips_dir)
+    assert _cli("setup", "--project", project, "--media-dir", str(clips_dir)).exit_code == 0
+    pid = project_id(ls, project)
+    media = MediaUrls(Path(env["LSTEST_MEDIA"]))
+    real_import, calls = sync._import_chunk, []
+
+    def crash_on_second_chunk(*args: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the process dies after the first chunk
+        real_import(*args)
+
+    monkeypatch.setattr(sync, "_import_chunk", crash_on_second_chunk)
+    with pytest.raises(KeyboardInterrupt), session_scope(settings.db_url) as session:
+        sync.push(session, ls, pid, media, chunk=1)
+    assert len(_tasks(ls, pid)) == 1
+    monkeypatch.setattr(sync, "_import_chunk", real_import)
+    with session_scope(settings.db_url) as session:
+        resumed = sync.push(session, ls, pid, media, chunk=1)
+    assert (resumed.tasks_created, resumed.tasks_found, resumed.unchanged) == (2, 1, 1)
+    tasks = _tasks(ls, pid)
+    assert len(tasks) == 3 and sorted(len(t["predictions"]) for t in tasks) == [1, 1, 1]
+    assert len({t["data"]["clip_sha256"] for t in tasks}) == 3
+
+
+def test_media_from_a_url_prefix(
+    ls: LabelStudio, env: dict[str, str], project: str, clips_dir: Path, settings: Settings
+) -> None:
+    _seed(settings, clips_dir)
+    prefix = "https://media.example.org/mer"
+    out = _cli("setup", "--project", project, "--media-url-prefix", prefix)
+    assert out.exit_code == 0, out.output
+    pid = project_id(ls, project)
+    assert ls.sdk.import_storage.local.list(project=pid) == []
+    out = _cli("push", "--project", project, "--media-url-prefix", prefix, settings=settings)
+    assert out.exit_code == 0 and "3 tasks created" in out.output, out.output
+    urls = sorted(t["data"]["video"] for t in _tasks(ls, pid))
+    folder = clips_dir.name
+    assert urls == [f"{prefix}/{folder}/demo%20clip.mp4", f"{prefix}/{folder}/silent.mp4",
+                    f"{prefix}/{folder}/single_face.mp4"]  # fmt: skip
 
 
 def _annotate(ls: LabelStudio, task: dict[str, Any], decision: str, **changes: Any) -> int:

@@ -93,7 +93,10 @@ def _latest_draft_id(task: dict[str, Any]) -> int | None:
 
 def _annotations(task: dict[str, Any]) -> Iterator[dict[str, Any]]:
     annotations = [a for a in task.get("annotations") or [] if isinstance(a, dict)]
-    yield from sorted(annotations, key=lambda a: (_aware(a.get("updated_at")), a.get("id")))
+    never = datetime.min.replace(tzinfo=UTC)
+    yield from sorted(
+        annotations, key=lambda a: (_aware(a.get("updated_at")) or never, a.get("id") or 0)
+    )
 
 
 def pull(session: Session, ls: LabelStudio, pid: int) -> PullResult:
@@ -122,8 +125,11 @@ def pull(session: Session, ls: LabelStudio, pid: int) -> PullResult:
             if mark is not None and updated is not None and updated <= mark:
                 result.unchanged += 1
                 continue
-            if annotation.get("was_cancelled"):
+            if annotation.get("was_cancelled"):  # skipped in Label Studio: no verdict
                 result.cancelled += 1
+                link.last_synced_at = updated
+                session.add(link)
+                session.commit()
                 continue
             try:
                 values = parse_result(annotation.get("result"))
