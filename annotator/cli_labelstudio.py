@@ -156,8 +156,10 @@ def push(
     console.print(
         f"push to {project!r}: {result.tasks_created} tasks created, {result.tasks_found} already "
         f"there, {result.predictions_created} predictions created, {result.unchanged} unchanged, "
-        f"{len(result.skipped)} skipped"
+        f"{result.predictions_removed} superseded removed, {len(result.skipped)} skipped"
     )
+    if result.model_version:
+        console.print(f"predictions shown to annotators: model version {result.model_version}")
 
 
 @ls_app.command()

@@ -287,12 +287,21 @@ def test_push_is_idempotent_resumable_and_sends_redrafts(
                          labels=["tense"], valence=-0.4, confidence=0.55)  # fmt: skip
         assert chosen_draft(session, ids["demo clip.mp4"]).id == new.id  # type: ignore[union-attr]
     redrafted = _cli("push", "--project", project, settings=settings)
-    assert "1 predictions created, 2 unchanged" in redrafted.output, redrafted.output
+    assert "1 predictions created, 2 unchanged, 1 superseded removed" in redrafted.output, (
+        redrafted.output
+    )
     tasks = {t["data"]["clip_name"]: t for t in _tasks(ls, pid)}
     assert len(tasks) == 3
-    assert [p["model_version"] for p in tasks["demo clip.mp4"]["predictions"]] == [
-        "scripted-model-run1", "scripted-model-run2"]  # fmt: skip
+    (current,) = tasks["demo clip.mp4"]["predictions"]  # the editor shows one, the new draft
+    assert (current["model_version"], current["score"]) == ("scripted-model-run2", 0.55)
+    assert draft_id_of(current["result"]) == new.id
     assert len(tasks["single_face.mp4"]["predictions"]) == 1
+    # Annotators are shown the predictions of the model most drafts come from.
+    assert ls.sdk.projects.get(id=pid).model_version == "scripted-model-run1"
+    assert (
+        "0 predictions created, 3 unchanged, 0 superseded"
+        in _cli("push", "--project", project, settings=settings).output
+    )
 
 
 def test_push_that_crashes_between_chunks_is_finished_by_the_next(

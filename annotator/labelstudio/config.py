@@ -22,7 +22,6 @@ DEFAULT_PROJECT = "mer-annotator"
 VIDEO_KEY = "video"
 CUE_KEY = "cue_card"
 CLIP_KEY = "clip_sha256"
-DRAFT_KEY = "draft_id"
 
 DECISIONS = ("accept", "edit", "reject")
 VALENCE_RANGE = (-1.0, 1.0)

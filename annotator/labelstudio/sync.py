@@ -9,6 +9,7 @@ in ``last_synced_at``).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from annotator.labelstudio.config import (
     CLIP_KEY,
     CUE_KEY,
     DEFAULT_PROJECT,
-    DRAFT_KEY,
     VIDEO_KEY,
     draft_id_of,
     labeling_config,
@@ -138,7 +138,9 @@ class PushResult:
     tasks_created: int = 0
     tasks_found: int = 0  # already in Label Studio (an earlier push, maybe one that crashed)
     predictions_created: int = 0
+    predictions_removed: int = 0  # superseded drafts' predictions: the editor shows one
     unchanged: int = 0
+    model_version: str | None = None  # the project's, set to the model most drafts come from
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (clip name, why)
 
 
@@ -165,15 +167,19 @@ def chosen_draft(session: Session, clip_id: int) -> Draft | None:
     return next(iter(marked or drafts), None)
 
 
-def _remote(ls: LabelStudio, pid: int) -> dict[str, tuple[int, set[int]]]:
-    """Clip sha256 -> (task id, the draft ids that already have a prediction there)."""
-    out: dict[str, tuple[int, set[int]]] = {}
+def _remote(ls: LabelStudio, pid: int) -> dict[str, tuple[int, dict[int, int]]]:
+    """Clip sha256 -> (task id, {draft id: prediction id} of the drafts already there)."""
+    out: dict[str, tuple[int, dict[int, int]]] = {}
     for task in ls.iter_tasks(pid):
         data = task.get("data")
         if not isinstance(data, dict) or not data.get(CLIP_KEY):
             continue
-        drafts = {draft_id_of(p.get("result") or []) for p in task.get("predictions") or []}
-        out[str(data[CLIP_KEY])] = (int(task["id"]), {d for d in drafts if d is not None})
+        drafts: dict[int, int] = {}
+        for prediction in task.get("predictions") or []:
+            draft_id = draft_id_of(prediction.get("result") or [])
+            if draft_id is not None and prediction.get("id") is not None:
+                drafts[draft_id] = int(prediction["id"])
+        out[str(data[CLIP_KEY])] = (int(task["id"]), drafts)
     return out
 
 
@@ -211,6 +217,7 @@ def push(
         if link.project_id != pid
     }
     pending: list[tuple[int, dict[str, Any]]] = []
+    models: Counter[str] = Counter()
     drafted = select(Draft.clip_id).distinct()
     for clip in session.exec(select(Clip).where(col(Clip.id).in_(drafted)).order_by(col(Clip.id))):
         assert clip.id is not None
@@ -222,16 +229,23 @@ def push(
         if draft is None:
             result.skipped.append((clip.name, "no valid draft"))
             continue
+        assert draft.id is not None
+        models[draft.model_id] += 1
         if clip.sha256 in remote:
             task_id, pushed = remote[clip.sha256]
             result.tasks_found += 1
             _link(session, clip.id, pid, task_id)
             if draft.id in pushed:
                 result.unchanged += 1
-                continue
-            pred = _prediction(draft)
-            ls.call("create prediction", ls.sdk.predictions.create, task=task_id, **pred)
-            result.predictions_created += 1
+            else:
+                pred = _prediction(draft)
+                ls.call("create prediction", ls.sdk.predictions.create, task=task_id, **pred)
+                result.predictions_created += 1
+            # Then the superseded ones go (also those a push that died here left behind).
+            for old_draft, prediction_id in pushed.items():
+                if old_draft != draft.id:
+                    ls.call("delete prediction", ls.sdk.predictions.delete, id=prediction_id)
+                    result.predictions_removed += 1
             session.commit()
             continue
         url = media.url(session, clip)
@@ -243,7 +257,6 @@ def push(
             VIDEO_KEY: url,
             CUE_KEY: cue.readable_text if cue else "(no cue text)",
             CLIP_KEY: clip.sha256,
-            DRAFT_KEY: draft.id,
             "clip_name": clip.name,
         }
         pending.append((clip.id, {"data": data, "predictions": [_prediction(draft)]}))
@@ -253,7 +266,17 @@ def push(
         _import_chunk(session, ls, pid, part)
         result.tasks_created += len(part)
         result.predictions_created += len(part)
+    if models:
+        result.model_version = _select_model_version(ls, pid, models.most_common(1)[0][0])
     return result
+
+
+def _select_model_version(ls: LabelStudio, pid: int, model_id: str) -> str:
+    """The editor prelabels a task only with predictions of the project's ``model_version``."""
+    project = ls.call("get project", ls.sdk.projects.get, id=pid)
+    if project.model_version != model_id:
+        ls.call("set model version", ls.sdk.projects.update, id=pid, model_version=model_id)
+    return model_id
 
 
 def _import_chunk(
