@@ -3,6 +3,6 @@
 Each backend module is cheap to import: models, vLLM and torch load lazily inside them.
 """
 
-from annotator.drafting import openai_backend, transformers_backend, vllm_backend
+from annotator.drafting import llamacpp_backend, openai_backend, transformers_backend, vllm_backend
 
-__all__ = ["openai_backend", "transformers_backend", "vllm_backend"]
+__all__ = ["llamacpp_backend", "openai_backend", "transformers_backend", "vllm_backend"]

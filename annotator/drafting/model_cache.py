@@ -7,8 +7,8 @@ PyPI caps a file's size, so some packages ship a GGUF in numbered parts
 the next load checks the size and the stamp instead of re-hashing a gigabyte.
 
 transformers dequantises a GGUF on every load (a minute or more on a 2-core CPU):
-``converted_dir`` keeps the dequantised model as safetensors, keyed by the GGUF's
-sha256, and later loads read that folder.
+``converted_dir`` keeps the dequantised model as fp32 safetensors (what a CPU load
+gives, so drafts do not change), keyed by the GGUF's content, and later loads read it.
 """
 
 from __future__ import annotations
@@ -167,8 +167,14 @@ def quick_fingerprint(path: str | Path) -> str:
     return f"{size}-{digest.hexdigest()[:16]}"
 
 
+def converted_gguf(resolved: Any, cache_dir: Path | None = None) -> Path:
+    """``converted_dir`` for a resolved model: keyed by its pinned sha256 where known."""
+    path = resolved.gguf_path
+    return converted_dir(path, resolved.sha256 or quick_fingerprint(path), cache_dir)
+
+
 def converted_dir(
-    gguf_path: str | Path, key: str, cache_dir: Path | None = None, dtype: str = "bfloat16"
+    gguf_path: str | Path, key: str, cache_dir: Path | None = None, dtype: str = "float32"
 ) -> Path:
     """A transformers folder (safetensors) for ``gguf_path``: dequantised once, then reused.
 
@@ -181,7 +187,9 @@ def converted_dir(
         return folder
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:

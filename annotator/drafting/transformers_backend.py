@@ -23,6 +23,7 @@ from annotator.drafting.base import (
     generate_each,
     register_drafting,
 )
+from annotator.drafting.model_cache import converted_gguf
 from annotator.drafting.models import DEFAULT_DRAFT_MODEL, ResolvedModel, resolve_model
 from extractors.base import Availability
 from extractors.errors import ModelNotAvailableError
@@ -53,13 +54,13 @@ def _load(resolved: ResolvedModel, device: str) -> tuple[Any, Any]:
 
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
-        kwargs: dict[str, Any] = {}
-        if resolved.gguf_file:
-            kwargs["gguf_file"] = resolved.gguf_file
         dtype = torch.float32 if device == "cpu" else torch.bfloat16
         try:
-            tokenizer = AutoTokenizer.from_pretrained(resolved.path, **kwargs)
-            model = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=dtype, **kwargs)
+            # A GGUF is dequantised once into the model cache (fp32 safetensors, keyed by
+            # its content) and loaded from there: dequantising takes a minute per load.
+            path = str(converted_gguf(resolved)) if resolved.gguf_path else resolved.path
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
         except OSError as exc:
             raise ModelNotAvailableError(
                 f"drafting model {resolved.spec!r} could not be loaded from {resolved.path}: "
