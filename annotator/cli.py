@@ -150,6 +150,14 @@ def run(
             help="Face beside voice+speech in two threads (default: on with 2+ cores).",
         ),
     ] = None,
+    clip_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--clip-timeout",
+            min=0,
+            help="Stop decoding a clip after this many seconds; it fails with code timeout.",
+        ),
+    ] = None,
 ) -> None:
     """Extract cues, textualize and draft every clip; finished stages are skipped on rerun."""
     drafting_options: dict[str, Any] = {"max_new_tokens": max_new_tokens}
@@ -169,13 +177,23 @@ def run(
         face_options=face_options,
         samples=samples,
     )
-    result = _run(settings, draft=not no_draft, clips=clip, parallel_stages=parallel_stages)
+    result = _run(
+        settings,
+        draft=not no_draft,
+        clips=clip,
+        parallel_stages=parallel_stages,
+        clip_timeout=clip_timeout,
+    )
     if result is None or result.failed:
         raise typer.Exit(1)
 
 
 def _run(
-    settings: Settings, draft: bool, clips: list[str] | None, parallel_stages: bool | None = None
+    settings: Settings,
+    draft: bool,
+    clips: list[str] | None,
+    parallel_stages: bool | None = None,
+    clip_timeout: float | None = None,
 ) -> Any:
     """Run the pipeline with a progress bar; None when it could not start (message printed)."""
     from sqlmodel import select
@@ -197,7 +215,9 @@ def _run(
             ids = None
         total = len(ids) if ids is not None else len(session.exec(select(Clip.id)).all())
     try:
-        runner = Runner(settings, draft=draft, parallel_stages=parallel_stages)
+        runner = Runner(
+            settings, draft=draft, parallel_stages=parallel_stages, clip_timeout=clip_timeout
+        )
     except Exception as exc:  # unknown backend name, bad option
         err.print(f"[red]✗[/] {escape(str(exc))}")
         return None

@@ -104,9 +104,17 @@ class RunResult:
 class Runner:
     """Holds the backends for one run so each model loads once per process."""
 
-    def __init__(self, settings: Settings, draft: bool = True, parallel_stages: bool | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        draft: bool = True,
+        parallel_stages: bool | None = None,
+        clip_timeout: float | None = None,
+    ):
         self.settings = settings
         self.draft = draft
+        # Seconds of decoding a clip may take before it is stopped and failed ("timeout").
+        self.clip_timeout = clip_timeout
         # Face beside voice+speech when the cores allow (None: two cores or more), each
         # side with its own thread budget so the two do not oversubscribe the machine.
         self.threads = thread_budget(parallel_stages)
@@ -311,7 +319,7 @@ class Runner:
                 )
                 self._finish_clip(clip.id, outcome)
                 return outcome
-            media = ClipMedia(media_path, info)
+            media = ClipMedia(media_path, info, timeout_s=self.clip_timeout)
             try:
                 extracted = self._extract(pending, media, step)
             finally:

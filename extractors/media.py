@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,8 +20,22 @@ from pathlib import Path
 
 import numpy as np
 
-from extractors.errors import EmptyFileError, MediaError, MediaNotFoundError, NoUsableStreamError
+from extractors.errors import (
+    AnnotatorError,
+    EmptyFileError,
+    MediaError,
+    MediaNotFoundError,
+    NoUsableStreamError,
+)
 from extractors.schema import MediaInfo
+
+
+class DecodeTimeoutError(AnnotatorError, TimeoutError):
+    """Decoding ran past the clip's time limit (``run --clip-timeout``): a file that keeps
+    the decoder busy is stopped between frames, and its clip is marked failed."""
+
+    code = "timeout"
+
 
 AUDIO_SAMPLE_RATE = 16_000
 DEFAULT_FRAME_RATE = 5.0
@@ -158,10 +173,14 @@ class ClipMedia:
     share between threads: one decode even when two stages ask at once.
     """
 
-    def __init__(self, path: str | Path, info: MediaInfo | None = None):
+    def __init__(
+        self, path: str | Path, info: MediaInfo | None = None, timeout_s: float | None = None
+    ):
         self.path = Path(path)
         self.info = info if info is not None else probe(self.path)
         self._audio: np.ndarray | None = None
+        # Decoding stops with DecodeTimeoutError once this much time has passed since now.
+        self.deadline = _Deadline.after(timeout_s)
         self._audio_lock = threading.Lock()
         self.audio_decodes = 0  # how many times the audio was decoded (1 at most per use)
 
@@ -171,7 +190,9 @@ class ClipMedia:
             if self._audio is None:
                 self.audio_decodes += 1
                 self._audio = (
-                    decode_audio(self.path) if self.info.has_audio else np.zeros(0, np.float32)
+                    decode_audio(self.path, deadline=self.deadline)
+                    if self.info.has_audio
+                    else np.zeros(0, np.float32)
                 )
             return self._audio
 
@@ -189,10 +210,31 @@ class ClipMedia:
         """
         if not self.info.has_video:
             return iter(())
-        return iter_frames(self.path, rate, max_side)
+        return iter_frames(self.path, rate, max_side, deadline=self.deadline)
 
 
-def decode_audio(path: str | Path, sample_rate: int = AUDIO_SAMPLE_RATE) -> np.ndarray:
+@dataclass(frozen=True)
+class _Deadline:
+    """A point on the monotonic clock; checked between decoded frames (cooperative: a
+    single FFmpeg call that never returns is not interrupted)."""
+
+    at: float
+    limit_s: float
+
+    @classmethod
+    def after(cls, seconds: float | None) -> _Deadline | None:
+        return None if seconds is None else cls(time.monotonic() + seconds, seconds)
+
+    def check(self, path: str | Path) -> None:
+        if time.monotonic() > self.at:
+            raise DecodeTimeoutError(
+                f"{path}: stopped after the clip's {self.limit_s:g} s time limit (--clip-timeout)"
+            )
+
+
+def decode_audio(
+    path: str | Path, sample_rate: int = AUDIO_SAMPLE_RATE, deadline: _Deadline | None = None
+) -> np.ndarray:
     """Decode the first audio stream to mono float32 at ``sample_rate``."""
     import av
 
@@ -204,6 +246,8 @@ def decode_audio(path: str | Path, sample_rate: int = AUDIO_SAMPLE_RATE) -> np.n
             stream = container.streams.audio[0]
             resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
             for frame in container.decode(stream):
+                if deadline is not None:
+                    deadline.check(path)
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray().reshape(-1))
             for out in resampler.resample(None):
@@ -218,7 +262,10 @@ def decode_audio(path: str | Path, sample_rate: int = AUDIO_SAMPLE_RATE) -> np.n
 
 
 def iter_frames(
-    path: str | Path, rate: float = DEFAULT_FRAME_RATE, max_side: int | None = None
+    path: str | Path,
+    rate: float = DEFAULT_FRAME_RATE,
+    max_side: int | None = None,
+    deadline: _Deadline | None = None,
 ) -> Iterator[VideoFrame]:
     """Yield frames at about ``rate`` fps, choosing by presentation time, not frame index.
 
@@ -238,6 +285,8 @@ def iter_frames(
             time_base = stream.time_base or Fraction(1, 1000)
             start = stream.start_time or 0
             for frame in container.decode(stream):
+                if deadline is not None:
+                    deadline.check(path)
                 pts = frame.pts if frame.pts is not None else frame.dts
                 if pts is None:
                     continue

@@ -105,3 +105,27 @@ def test_thread_budget_splits_the_cores() -> None:
     assert thread_budget(False, cpus=8).parallel is False
     assert thread_budget(True, cpus=1) == thread_budget(True, cpus=1)
     assert thread_budget(True, cpus=1).audio == 1
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_clip_past_its_time_limit_fails_with_code_timeout(  # type: ignore[no-untyped-def]
+    tmp_path: Path, feat_data: Path, parallel: bool
+) -> None:
+    settings = Settings.load(home=tmp_path / "home")
+    ingest(settings, [feat_data / "single_face.mp4"])
+    # a limit already spent: decoding stops before the first frame of either stream
+    runner = Runner(settings, draft=False, parallel_stages=parallel, clip_timeout=1e-9)
+    (outcome,) = runner.run().outcomes
+    assert outcome.status == "failed"
+    assert [code for code, _ in outcome.errors] == ["timeout"] * 3
+    assert all("time limit" in message and "single_face.mp4" in message
+               for _, message in outcome.errors)  # fmt: skip
+    with session_scope(settings.db_url) as session:
+        runs = {r.stage: (r.status, r.error_code) for r in session.exec(select(StageRun))}
+    for stage in ("face", "voice", "speech"):
+        assert runs[stage] == ("failed", "timeout")
+    # a limit the clip fits in changes nothing: the rerun redoes the failed stages
+    (again,) = (
+        Runner(settings, draft=False, parallel_stages=parallel, clip_timeout=600).run().outcomes
+    )
+    assert again.status != "failed" and again.errors == []

@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 
 from extractors.errors import EmptyFileError, MediaError, MediaNotFoundError
-from extractors.media import AUDIO_SAMPLE_RATE, ClipMedia, FileStamp, partial_hash, probe
+from extractors.media import (
+    AUDIO_SAMPLE_RATE,
+    ClipMedia,
+    DecodeTimeoutError,
+    FileStamp,
+    partial_hash,
+    probe,
+)
 
 MIB = 1 << 20
 DATA = Path(next(iter(importlib.util.find_spec("feat").submodule_search_locations))) / "tests/data"
@@ -134,3 +141,15 @@ def test_bad_input_raises_one_typed_line_naming_the_file(
     with pytest.raises(error, match=message) as info:
         probe(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_decoding_stops_at_the_clip_deadline_with_a_typed_timeout() -> None:
+    spent = ClipMedia(DATA / "single_face.mp4", timeout_s=1e-9)
+    with pytest.raises(DecodeTimeoutError, match=r"single_face\.mp4: stopped after") as info:
+        next(spent.frames(rate=5.0))
+    assert info.value.code == "timeout" and isinstance(info.value, TimeoutError)
+    with pytest.raises(DecodeTimeoutError):
+        spent.audio()
+    roomy = ClipMedia(DATA / "single_face.mp4", timeout_s=600)
+    assert len(list(roomy.frames(rate=5.0))) == len(list(ClipMedia(spent.path).frames(rate=5.0)))
+    assert roomy.audio().size > 0
