@@ -316,36 +316,6 @@ def _fmt(counts: dict[str, int]) -> str:
 
 
 @app.command()
-def models(
-    model: Annotated[str | None, typer.Option(help="Drafting model to check.")] = None,
-) -> None:
-    """Each backend, whether its model is on this machine, and how to get it."""
-    from annotator.drafting import create_drafting, drafting_names
-    from extractors import registry
-
-    table = Table(title="backends")
-    for column in ("kind", "name", "available", "detail"):
-        table.add_column(column, overflow="fold")
-    for kind in registry.EXTRACTOR_KINDS:
-        for name in registry.names(kind):
-            try:
-                availability = registry.create(kind, name).available()
-                ok, detail = availability.ok, availability.detail
-            except Exception as exc:
-                ok, detail = False, str(exc)
-            table.add_row(kind, name, "yes" if ok else "[red]no[/]", escape(detail))
-    for name in drafting_names():
-        options = {"model": model} if model else {}
-        try:
-            availability = create_drafting(name, **options).available()
-            ok, detail = availability.ok, availability.detail
-        except Exception as exc:
-            ok, detail = False, str(exc)
-        table.add_row("drafting", name, "yes" if ok else "[red]no[/]", escape(detail))
-    console.print(table)
-
-
-@app.command()
 def export(
     out: Annotated[Path, typer.Argument(help="Output folder (or .jsonl file for jsonl).")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="hf | jsonl | mer-csv")] = "hf",
@@ -465,8 +435,10 @@ def demo(
 
 
 from annotator.cli_labelstudio import ls_app  # noqa: E402  (after `app`: it imports nothing of cli)
+from annotator.cli_models import models_app  # noqa: E402
 
 app.add_typer(ls_app, name="ls")
+app.add_typer(models_app, name="models")
 
 
 def main() -> None:
