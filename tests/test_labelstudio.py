@@ -9,6 +9,7 @@ uses its own project and database; drafts are inserted as rows, so no model runs
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -259,6 +260,15 @@ def test_push_is_idempotent_resumable_and_sends_redrafts(
     request = urllib.request.Request(env["LABEL_STUDIO_URL"] + demo["data"]["video"], headers=auth)
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.read() == (clips_dir / "demo clip.mp4").read_bytes()
+
+    # What the editor gets for the next task: the draft, prefilled (the prelabel selection).
+    request = urllib.request.Request(f"{env['LABEL_STUDIO_URL']}/api/projects/{pid}/next",
+                                     headers=auth)  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as response:
+        shown = json.loads(response.read())["predictions"]
+    assert [p["model_version"] for p in shown] == ["scripted-model-run1"]
+    caption = next(r for r in shown[0]["result"] if r["from_name"] == "caption")
+    assert caption["value"]["text"] == [DRAFT["caption"]]
 
     again = _cli("push", "--project", project, settings=settings)
     assert again.exit_code == 0 and "0 tasks created" in again.output, again.output

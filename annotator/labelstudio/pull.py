@@ -52,6 +52,10 @@ def _aware(moment: datetime | str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(UTC) if moment is not None else None
+
+
 def _same(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return a is b
@@ -127,7 +131,7 @@ def pull(session: Session, ls: LabelStudio, pid: int) -> PullResult:
                 continue
             if annotation.get("was_cancelled"):  # skipped in Label Studio: no verdict
                 result.cancelled += 1
-                link.last_synced_at = updated
+                link.last_synced_at = _utc(updated)
                 session.add(link)
                 session.commit()
                 continue
@@ -143,7 +147,7 @@ def pull(session: Session, ls: LabelStudio, pid: int) -> PullResult:
             who = users.get(annotation.get("completed_by") or -1) or "labelstudio-unknown-user"
             data = review_input(values, draft)
             _store(session, clip, who, draft, data, int(annotation["id"]), ls_names, link, result)
-            link.last_synced_at = updated
+            link.last_synced_at = _utc(updated)
             session.add(link)
             session.commit()
     return result
