@@ -13,7 +13,7 @@ Two readings of the same series, because both matter for emotion:
 Eye closure is read apart (:func:`eye_closures`): a closure of at least
 :data:`MIN_CLOSURE_S` is AU43 "eyes closed" (an event, however long); shorter ones
 are AU45 blinks, counted as a rate. At 5 frames/s a 100-150 ms blink falls between
-samples about a third of the time, so the rate is a lower bound.
+samples a quarter to half of the time, so the rate is a lower bound.
 """
 
 from __future__ import annotations
