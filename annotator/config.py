@@ -35,6 +35,7 @@ class Settings:
     speech_options: dict[str, Any] = field(default_factory=dict)
     drafting_options: dict[str, Any] = field(default_factory=dict)
     samples: int = 1  # drafts per clip; >1 samples with temperature
+    speaker_min_clips: int = 3  # other clips with speech before a speaker baseline is used
 
     @classmethod
     def load(

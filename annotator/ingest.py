@@ -1,9 +1,11 @@
 """Ingest: probe and hash media files into clips; the same bytes under another name join the
-existing clip, a file that is not media is recorded as an ingest failure and the rest go on."""
+existing clip, a file that is not media is recorded as an ingest failure and the rest go on.
+Ingest also says who speaks (``speaker`` for every file, or per file from a CSV): the
+speaker's other clips become the baseline of their prosody."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +46,12 @@ class IngestResult:
     added: list[str] = field(default_factory=list)
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, existing clip name)
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # (path, code, message)
+    #: (path, previous speaker, new speaker): a clip ingested again under another speaker.
+    speaker_changes: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Files ingested while a speaker table was given, with no row in it.
+    without_speaker: list[str] = field(default_factory=list)
+    #: Resolved paths of every file ingested (added or already known).
+    resolved: list[str] = field(default_factory=list)
 
 
 def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
@@ -59,9 +67,19 @@ def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
 
 
 def ingest(
-    settings: Settings, paths: Iterable[str | Path], progress: ProgressFn | None = None
+    settings: Settings,
+    paths: Iterable[str | Path],
+    progress: ProgressFn | None = None,
+    *,
+    speaker: str | None = None,
+    speakers: Mapping[str, str] | None = None,
 ) -> IngestResult:
-    """Probe and hash each file; the same bytes under another name join the existing clip."""
+    """Probe and hash each file; the same bytes under another name join the existing clip.
+
+    ``speakers`` (resolved path -> speaker id, e.g. from ``read_speakers_csv``) sets each
+    listed file's ``Clip.speaker_id``; ``speaker`` is used for files it does not list.
+    A new speaker for a clip that had another replaces it and is reported.
+    """
     settings.ensure_home()
     result = IngestResult()
     for path in expand_paths(paths):
@@ -87,6 +105,8 @@ def ingest(
             else:
                 result.duplicates.append((shown, clip.name))
             assert clip.id is not None
+            result.resolved.append(resolved)
+            _set_speaker(clip, shown, resolved, speaker, speakers, result)
             known_path = session.exec(select(ClipPath).where(ClipPath.path == resolved)).first()
             if known_path is None:
                 known_path = ClipPath(clip_id=clip.id, path=resolved)
@@ -102,6 +122,24 @@ def ingest(
             if failure is not None:
                 session.delete(failure)
     return result
+
+
+def _set_speaker(
+    clip: Clip,
+    shown: str,
+    resolved: str,
+    speaker: str | None,
+    speakers: Mapping[str, str] | None,
+    result: IngestResult,
+) -> None:
+    new = (speakers or {}).get(resolved) or speaker
+    if speakers is not None and resolved not in speakers:
+        result.without_speaker.append(shown)
+    if not new or new == clip.speaker_id:
+        return
+    if clip.speaker_id:
+        result.speaker_changes.append((shown, clip.speaker_id, new))
+    clip.speaker_id = new
 
 
 def _new_clip(info: MediaInfo, path: Path, resolved: str) -> Clip:

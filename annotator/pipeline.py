@@ -37,6 +37,7 @@ from annotator.extraction import (
     thread_budget,
     verify_media_path,
 )
+from annotator.speakers import speaker_baseline
 from db import (
     Clip,
     ClipStatus,
@@ -58,12 +59,14 @@ from extractors.schema import (
     Cues,
     FaceCues,
     MediaInfo,
+    SpeakerBaseline,
     SpeechCues,
     VoiceCues,
     config_hash,
 )
 from textualize import TEXTUALIZER_VERSION, CueText, render
 from textualize.hints import HINTS_VERSION, Hint, cue_hints, with_hints, with_hints_readable
+from textualize.speaker import with_speaker_baseline
 
 log = logging.getLogger(__name__)
 
@@ -550,6 +553,15 @@ class Runner:
             return FaceCues.from_dict(record.summary_json, frames)
         return VoiceCues.from_dict(record.summary_json, frames)
 
+    def _speaker_baseline(self, clip_id: int, cues: Cues) -> SpeakerBaseline | None:
+        """The clip's speaker's voice pooled from their other clips (``None``: no speaker)."""
+        if cues.voice is None:
+            return None
+        with session_scope(self.settings.db_url) as session:
+            return speaker_baseline(
+                session, clip_id, self.voice.config_hash(), self.settings.speaker_min_clips
+            )
+
     def _textualize(
         self, clip_id: int, cues: Cues, records: dict[str, int | None], job_id: int | None
     ) -> CueTextRecord:
@@ -558,6 +570,11 @@ class Runner:
             "records": records,
             "missing": cues.missing,
         }
+        baseline = self._speaker_baseline(clip_id, cues)
+        if baseline is not None and cues.voice is not None:
+            # Part of the key: the text is redone (and redrafted) when the baseline moves.
+            parts["speaker_baseline"] = baseline.to_dict()
+            cues = dataclasses.replace(cues, voice=with_speaker_baseline(cues.voice, baseline))
         if self.settings.hints:
             parts["hints"] = HINTS_VERSION
         key = config_hash(parts)

@@ -101,7 +101,7 @@ def with_speaker_baseline(voice: VoiceCues, baseline: SpeakerBaseline | None) ->
         "shimmer_db": baseline.shimmer_db,
         "hnr_db": baseline.hnr_db,
     }
-    base = {k: float(v) for k, v in ref.items() if num(v) is not None}
+    base = {k: v for k, v in ((k, num(v)) for k, v in ref.items()) if v is not None}
     segments = [
         dataclasses.replace(
             seg,
