@@ -157,7 +157,10 @@ install) cmd_install ;;
 start) cmd_start ;;
 stop) cmd_stop ;;
 env) cmd_env ;;
-version) cmd_install && "$LS_VENV/bin/label-studio" version 2>/dev/null | head -n 20 ;;
+version)
+  # Not `label-studio version`: it initialises a database in ~/.local/share (2 minutes).
+  cmd_install && "$LS_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("label-studio"))'
+  ;;
 *)
   echo "usage: $0 install|start|stop|env|version" >&2
   exit 2

@@ -407,6 +407,7 @@ def test_pull_stores_reviews_validated_once_and_reports_malformed(
         assert accepted is not None and edited is not None
         assert (accepted.status, accepted.caption, accepted.labels, accepted.valence) == (
             "accepted", DRAFT["caption"], ["happy", "friendly"], 0.6)  # fmt: skip
+        assert accepted.time_spent_s == 12.5  # Label Studio's lead time
         assert (edited.status, edited.caption, edited.labels, edited.valence, edited.arousal) == (
             "edited", "Calm, a little bored.", ["calm", "bored"], -0.3, 0.5)  # fmt: skip
         who = session.get(Annotator, edited.annotator_id)

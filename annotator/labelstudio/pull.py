@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -146,6 +146,9 @@ def pull(session: Session, ls: LabelStudio, pid: int) -> PullResult:
                 draft = chosen_draft(session, clip.id)
             who = users.get(annotation.get("completed_by") or -1) or "labelstudio-unknown-user"
             data = review_input(values, draft)
+            lead_time = annotation.get("lead_time")
+            if isinstance(lead_time, int | float) and math.isfinite(lead_time) and lead_time >= 0:
+                data = replace(data, time_spent_s=float(lead_time))
             _store(session, clip, who, draft, data, int(annotation["id"]), ls_names, link, result)
             link.last_synced_at = _utc(updated)
             session.add(link)
