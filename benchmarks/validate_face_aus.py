@@ -215,7 +215,7 @@ def main() -> None:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        result = {
+        result: dict[str, Any] = {
             "video": video_correlations(data, args.fps),
             "stills": still_checks(data, tmp),
             "feat_test_single_face_jpg": feat_test_image(data, tmp),
