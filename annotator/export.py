@@ -17,7 +17,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from db import Annotator, Clip, CueRecord, Draft, Review
-from db.queries import latest_cue_text, latest_draft, review_for
+from db.queries import chosen_draft, latest_cue_text, review_for
 
 FORMATS = ("hf", "jsonl", "mer-csv")
 
@@ -51,7 +51,7 @@ def collect_rows(session: Session) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for clip in clips:
         assert clip.id is not None
-        draft: Draft | None = latest_draft(session, clip.id)
+        draft: Draft | None = chosen_draft(session, clip.id)
         review: Review | None = review_for(session, clip.id)
         if draft is None and review is None:
             continue

@@ -174,3 +174,19 @@ def next_clip(unreviewed: list[int], current: int) -> int | None:
 def missing_text(missing: dict[str, str] | None) -> str:
     """``{"voice": "no audio"}`` -> ``"voice (no audio)"``."""
     return ", ".join(f"{k} ({v})" if v else k for k, v in sorted((missing or {}).items()))
+
+
+UNGROUNDED_MARK = "⚠ not in the cues:"
+
+
+def marked_clues(text: str | None, ungrounded: list[str] | None) -> str:
+    """A clue field for the review UI, each clue that names no cue of the cue text marked
+    (``Draft.ungrounded_clues``, see ``annotator.drafting.grounding``)."""
+    from annotator.drafting.grounding import split_clues
+
+    flagged = set(ungrounded or [])
+    parts = [
+        f":orange[{UNGROUNDED_MARK} {clue}]" if clue in flagged else clue
+        for clue in split_clues(text)
+    ]
+    return " ".join(parts) or "-"

@@ -23,6 +23,7 @@ from app.logic import (
     ReviewValidationError,
     decide,
     format_labels,
+    marked_clues,
     missing_text,
     next_clip,
     prefill,
@@ -32,9 +33,9 @@ from db import session_scope
 from db.models import Draft, DraftStatus
 from db.queries import (
     StaleReviewError,
+    chosen_draft,
     find_clip,
     latest_cue_text,
-    latest_draft,
     review_for,
     review_queue,
     save_review,
@@ -54,9 +55,12 @@ def sidebar_queue(url: str) -> int | None:
     st.sidebar.title("MER review")
     st.sidebar.text_input("Annotator name", key="annotator", placeholder="required to save")
     show_reviewed = st.sidebar.toggle("Show reviewed clips too", key="show_reviewed")
+    by_confidence = st.sidebar.toggle("Least confident drafts first", key="by_confidence")
     with session_scope(url) as s:
-        todo_ids = [c.id for c in review_queue(s) if c.id is not None]
-        everything = [(c.id, c.name) for c in review_queue(s, True) if c.id is not None]
+        todo_ids = [c.id for c in review_queue(s, False, by_confidence) if c.id is not None]
+        everything = [
+            (c.id, c.name) for c in review_queue(s, True, by_confidence) if c.id is not None
+        ]
         # The open clip stays listed when someone else reviews it meanwhile: the save
         # is then refused as stale instead of the form silently switching clips.
         opened = state.get("opened_clip")
@@ -89,7 +93,7 @@ def open_clip(url: str, clip_id: int) -> None:
     """Remember what the annotator starts from: the review version, the form, the time."""
     with session_scope(url) as s:
         review = review_for(s, clip_id)
-        draft = latest_draft(s, clip_id)
+        draft = chosen_draft(s, clip_id)
         state["expected_version"] = review.version if review is not None else None
         state["prefill"] = prefill(review, draft)
     state["opened_clip"] = clip_id
@@ -118,18 +122,20 @@ def show_draft(draft: Draft | None) -> None:
         return
     st.markdown(f"**Caption:** {draft.caption}")
     st.markdown(f"**Labels:** {format_labels(draft.labels) or '-'}")
-    cols = st.columns(3)
+    n = int((draft.sampling_json or {}).get("n") or 1)
+    cols = st.columns(4)
     cols[0].metric("Valence", fmt(draft.valence))
     cols[1].metric("Arousal", fmt(draft.arousal))
-    cols[2].metric("Confidence", fmt(draft.confidence))
+    cols[2].metric("Confidence" + (f" ({n} samples agree)" if n > 1 else ""), fmt(draft.confidence))
+    cols[3].metric("Clues grounded", fmt(draft.grounding_rate))
     with st.expander("Clues and reasoning"):
         for title, text in (
             ("Visual clues", draft.visual_clues),
             ("Acoustic clues", draft.acoustic_clues),
             ("Lexical clues", draft.lexical_clues),
-            ("Reasoning", draft.reasoning),
         ):
-            st.markdown(f"**{title}:** {text or '-'}")
+            st.markdown(f"**{title}:** {marked_clues(text, draft.ungrounded_clues)}")
+        st.markdown(f"**Reasoning:** {draft.reasoning or '-'}")
     st.caption(f"model {draft.model_id} · prompt {draft.prompt_version} · draft #{draft.id}")
 
 
@@ -182,7 +188,8 @@ def submit(
         return
     state["flash"] = f"Saved {name} as {data.status} (version {version})."
     with session_scope(url) as s:
-        following = next_clip([c.id for c in review_queue(s) if c.id is not None], clip_id)
+        queue = review_queue(s, False, bool(state.get("by_confidence")))
+        following = next_clip([c.id for c in queue if c.id is not None], clip_id)
     if following is not None:
         state["next_clip"] = following
     state["opened_clip"] = None  # reopen: new version, new form
@@ -202,7 +209,7 @@ def main() -> None:
     with session_scope(url) as s:
         clip = find_clip(s, str(clip_id))
         cue = latest_cue_text(s, clip_id)
-        draft = latest_draft(s, clip_id)
+        draft = chosen_draft(s, clip_id)
         review = review_for(s, clip_id)
     if clip is None:
         st.error(f"Clip {clip_id} is no longer in the database.")

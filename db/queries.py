@@ -15,6 +15,7 @@ from db.models import (
     ClipPath,
     CueTextRecord,
     Draft,
+    DraftStatus,
     IngestFailure,
     Review,
     ReviewEvent,
@@ -67,10 +68,30 @@ def latest_cue_text(session: Session, clip_id: int) -> CueTextRecord | None:
     ).first()
 
 
-def latest_draft(session: Session, clip_id: int) -> Draft | None:
-    return session.exec(
+def chosen_draft(session: Session, clip_id: int, valid_only: bool = False) -> Draft | None:
+    """The draft used downstream (review, export): of the newest draft run (config), the
+    sample marked ``chosen``, else its first valid sample (drafts from before ``chosen``),
+    else (unless ``valid_only``) its first sample, so an invalid run's raw output shows."""
+    newest = session.exec(
         select(Draft).where(Draft.clip_id == clip_id).order_by(col(Draft.id).desc())
     ).first()
+    if newest is None:
+        return None
+    run = session.exec(
+        select(Draft)
+        .where(Draft.clip_id == clip_id, Draft.config_hash == newest.config_hash)
+        .order_by(col(Draft.sample_index), col(Draft.id))
+    ).all()
+    valid = [d for d in run if d.status == DraftStatus.VALID]
+    picked = next((d for d in valid if d.chosen), None) or next(iter(valid), None)
+    if picked is None and not valid_only:
+        picked = run[0]
+    return picked
+
+
+def latest_draft(session: Session, clip_id: int) -> Draft | None:
+    """The clip's draft to show: ``chosen_draft`` (the name predates several samples)."""
+    return chosen_draft(session, clip_id)
 
 
 def review_for(session: Session, clip_id: int) -> Review | None:
@@ -172,10 +193,23 @@ def save_review(
     return review
 
 
-def review_queue(session: Session, include_reviewed: bool = False) -> list[Clip]:
-    """Drafted clips, unreviewed first, in ingest order."""
+def review_queue(
+    session: Session, include_reviewed: bool = False, by_confidence: bool = False
+) -> list[Clip]:
+    """Drafted clips, unreviewed first, in ingest order; ``by_confidence``: least confident
+    chosen draft first (invalid or unscored drafts first of all), then ingest order."""
     drafted = select(Draft.clip_id).distinct()
-    clips = session.exec(select(Clip).where(col(Clip.id).in_(drafted)).order_by(col(Clip.id))).all()
+    clips = list(
+        session.exec(select(Clip).where(col(Clip.id).in_(drafted)).order_by(col(Clip.id))).all()
+    )
+    if by_confidence:
+        confidence: dict[int | None, float] = {}
+        for clip in clips:
+            draft = chosen_draft(session, clip.id) if clip.id is not None else None
+            is_valid = draft is not None and draft.status == DraftStatus.VALID
+            value = draft.confidence if is_valid and draft is not None else None
+            confidence[clip.id] = -1.0 if value is None else value
+        clips.sort(key=lambda c: (confidence[c.id], c.id or 0))
     reviewed = set(session.exec(select(Review.clip_id)).all())
     todo = [c for c in clips if c.id not in reviewed]
     done = [c for c in clips if c.id in reviewed]
