@@ -96,26 +96,87 @@ def init(home: HomeOpt = None, db: DbOpt = None) -> None:
 @app.command()
 def ingest(
     paths: Annotated[
-        list[Path], typer.Argument(help="Media files or folders (walked recursively).")
-    ],
+        list[Path] | None,
+        typer.Argument(help="Media files or folders (recursive); default: the CSV's files."),
+    ] = None,
     home: HomeOpt = None,
     db: DbOpt = None,
+    speaker: Annotated[
+        str | None, typer.Option("--speaker", help="Speaker id of every file of this call.")
+    ] = None,
+    speakers_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--speakers-csv",
+            help="CSV with columns file,speaker (file relative to the CSV's folder or absolute).",
+        ),
+    ] = None,
 ) -> None:
-    """Register clips by content hash; the same file under another name is not added twice."""
-    from annotator.ingest import ingest as run_ingest
+    """Register clips by content hash; the same file under another name is not added twice.
 
+    With --speaker or --speakers-csv the clips get a speaker id: prosody is then worded
+    against the speaker's other clips once there are enough of them.
+    """
+    from annotator.ingest import ingest as run_ingest
+    from annotator.speakers import SpeakersCsvError, read_speakers_csv
+
+    table = None
+    if speakers_csv is not None:
+        try:
+            table = read_speakers_csv(speakers_csv)
+        except SpeakersCsvError as exc:
+            err.print(f"[red]✗[/] {escape(str(exc))} [dim]({exc.code})[/]")
+            raise typer.Exit(1) from None
+    if not paths:
+        if table is None:
+            err.print("[red]✗[/] give media files or folders, or --speakers-csv")
+            raise typer.Exit(1)
+        paths = [Path(p) for p in table.by_path]
     settings = _settings(home, db)
-    result = run_ingest(settings, paths)
+    result = run_ingest(settings, paths, speaker=speaker, speakers=table.by_path if table else None)
     for _path, code, message in result.failed:
         err.print(f"[red]✗[/] {escape(message)} [dim]({code})[/]")
     for path, existing in result.duplicates:
         console.print(f"= {escape(path)}: same content as clip {escape(existing)}")
+    for path, old, new in result.speaker_changes:
+        console.print(f"~ {escape(path)}: speaker {escape(old)} -> {escape(new)}")
+    if table is not None:
+        for missing in table.missing:
+            err.print(f"[yellow]![/] {escape(str(speakers_csv))}: no such file {escape(missing)}")
+        unused = sorted(set(table.by_path) - set(result.resolved))
+        for path in unused:
+            err.print(f"[yellow]![/] {escape(str(speakers_csv))}: {escape(path)} was not ingested")
+        if result.without_speaker:
+            err.print(
+                f"[yellow]![/] {len(result.without_speaker)} file(s) not in the CSV"
+                + (f", speaker {escape(speaker)}" if speaker else ", no speaker")
+            )
     console.print(
         f"ingested {len(result.added)} new, {len(result.duplicates)} already known, "
         f"{len(result.failed)} failed"
     )
     if result.failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def speakers(home: HomeOpt = None, db: DbOpt = None) -> None:
+    """Speakers and how many clips each has (set with `ingest --speaker/--speakers-csv`)."""
+    from annotator.speakers import speaker_counts
+    from db import session_scope
+
+    settings = _settings(home, db)
+    with session_scope(settings.db_url) as session:
+        rows = speaker_counts(session)
+    if not rows:
+        console.print("no speakers yet: `annotator ingest --speaker NAME` or --speakers-csv")
+        return
+    table = Table(title="speakers")
+    table.add_column("speaker")
+    table.add_column("clips", justify="right")
+    for name, count in rows:
+        table.add_row(escape(name), str(count))
+    console.print(table)
 
 
 @app.command()
@@ -170,6 +231,14 @@ def run(
             help="Face beside voice+speech in two threads (default: on with 2+ cores).",
         ),
     ] = None,
+    clip_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--clip-timeout",
+            min=0,
+            help="Stop decoding a clip after this many seconds; it fails with code timeout.",
+        ),
+    ] = None,
 ) -> None:
     """Extract cues, textualize and draft every clip; finished stages are skipped on rerun."""
     drafting_options: dict[str, Any] = {"max_new_tokens": max_new_tokens}
@@ -191,13 +260,23 @@ def run(
         hints=hints,
         emotion_prompt=emotion_prompt,
     )
-    result = _run(settings, draft=not no_draft, clips=clip, parallel_stages=parallel_stages)
+    result = _run(
+        settings,
+        draft=not no_draft,
+        clips=clip,
+        parallel_stages=parallel_stages,
+        clip_timeout=clip_timeout,
+    )
     if result is None or result.failed:
         raise typer.Exit(1)
 
 
 def _run(
-    settings: Settings, draft: bool, clips: list[str] | None, parallel_stages: bool | None = None
+    settings: Settings,
+    draft: bool,
+    clips: list[str] | None,
+    parallel_stages: bool | None = None,
+    clip_timeout: float | None = None,
 ) -> Any:
     """Run the pipeline with a progress bar; None when it could not start (message printed)."""
     from sqlmodel import select
@@ -219,7 +298,9 @@ def _run(
             ids = None
         total = len(ids) if ids is not None else len(session.exec(select(Clip.id)).all())
     try:
-        runner = Runner(settings, draft=draft, parallel_stages=parallel_stages)
+        runner = Runner(
+            settings, draft=draft, parallel_stages=parallel_stages, clip_timeout=clip_timeout
+        )
     except Exception as exc:  # unknown backend name, bad option
         err.print(f"[red]✗[/] {escape(str(exc))}")
         return None
@@ -315,36 +396,6 @@ def status(
 
 def _fmt(counts: dict[str, int]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "-"
-
-
-@app.command()
-def models(
-    model: Annotated[str | None, typer.Option(help="Drafting model to check.")] = None,
-) -> None:
-    """Each backend, whether its model is on this machine, and how to get it."""
-    from annotator.drafting import create_drafting, drafting_names
-    from extractors import registry
-
-    table = Table(title="backends")
-    for column in ("kind", "name", "available", "detail"):
-        table.add_column(column, overflow="fold")
-    for kind in registry.EXTRACTOR_KINDS:
-        for name in registry.names(kind):
-            try:
-                availability = registry.create(kind, name).available()
-                ok, detail = availability.ok, availability.detail
-            except Exception as exc:
-                ok, detail = False, str(exc)
-            table.add_row(kind, name, "yes" if ok else "[red]no[/]", escape(detail))
-    for name in drafting_names():
-        options = {"model": model} if model else {}
-        try:
-            availability = create_drafting(name, **options).available()
-            ok, detail = availability.ok, availability.detail
-        except Exception as exc:
-            ok, detail = False, str(exc)
-        table.add_row("drafting", name, "yes" if ok else "[red]no[/]", escape(detail))
-    console.print(table)
 
 
 @app.command()
@@ -467,8 +518,10 @@ def demo(
 
 
 from annotator.cli_labelstudio import ls_app  # noqa: E402  (after `app`: it imports nothing of cli)
+from annotator.cli_models import models_app  # noqa: E402
 
 app.add_typer(ls_app, name="ls")
+app.add_typer(models_app, name="models")
 
 
 def main() -> None:
