@@ -477,3 +477,40 @@ def test_review_in_both_tools_is_a_conflict_kept_in_history(
         again = pull(session, ls, pid)
     assert again.conflicts == [] and again.saved == [] and again.unchanged == 2
     assert len(_events(settings, demo)) == 3
+
+
+def test_a_save_in_the_review_app_during_pull_is_a_conflict_not_lost(
+    ls: LabelStudio,
+    env: dict[str, str],
+    project: str,
+    clips_dir: Path,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The review app saves between pull's read and its write: optimistic locking refuses
+    pull's save, and the annotation goes to the history as a conflict."""
+    import annotator.labelstudio.pull as pull_module
+
+    ids = _seed(settings, clips_dir)
+    _setup_and_push(settings, project, clips_dir)
+    pid = project_id(ls, project)
+    tasks = {t["data"]["clip_name"]: t for t in _tasks(ls, pid)}
+    _annotate(ls, tasks["single_face.mp4"], "accept")
+    clip_id = ids["single_face.mp4"]
+    real_save = pull_module.save_review
+
+    def app_saves_first(session: Session, *args: Any, **kwargs: Any) -> Review:
+        with session_scope(settings.db_url) as other:  # another process, committed
+            mine = ReviewInput(ReviewStatus.EDITED, "Carol: wistful.", ["wistful"], -0.1, 0.2)
+            save_review(other, clip_id, "carol", None, mine, expected_version=None)
+        return real_save(session, *args, **kwargs)
+
+    monkeypatch.setattr(pull_module, "save_review", app_saves_first)
+    with session_scope(settings.db_url) as session:
+        result = pull(session, ls, pid)
+    assert result.saved == [] and len(result.conflicts) == 1 and "carol" in result.conflicts[0]
+    with session_scope(settings.db_url) as session:
+        review = review_for(session, clip_id)
+        assert review is not None and (review.caption, review.version) == ("Carol: wistful.", 1)
+    assert [(e.version, e.caption) for e in _events(settings, clip_id)] == [
+        (1, "Carol: wistful."), (1, DRAFT["caption"])]  # fmt: skip

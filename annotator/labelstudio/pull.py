@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from annotator.labelstudio.client import LabelStudio
@@ -170,30 +171,34 @@ def _store(
     assert clip.id is not None
     review = review_for(session, clip.id)
     draft_id = draft.id if draft else None
-    if review is None:
-        save_review(session, clip.id, who, draft_id, data, expected_version=None)
-        result.saved.append((clip.name, str(data.status)))
-        return
-    current = session.get(Annotator, review.annotator_id)
-    current_name = current.name if current else "?"
-    ours = link.last_synced_at is not None and current_name in ls_names
-    if ours:
+    current_name = _writer(session, review)
+    # Ours to update: no review yet, or the last save came from a pull (a Label Studio user).
+    if review is None or (link.last_synced_at is not None and current_name in ls_names):
+        expected = review.version if review is not None else None
         try:
-            save_review(session, clip.id, who, draft_id, data, expected_version=review.version)
+            with session.begin_nested():  # a refused save leaves the session usable
+                save_review(session, clip.id, who, draft_id, data, expected_version=expected)
             result.saved.append((clip.name, str(data.status)))
             return
-        except StaleReviewError:
-            session.rollback()
+        except (StaleReviewError, IntegrityError):  # someone saved in between
+            session.expire_all()
             review = review_for(session, clip.id)
-            assert review is not None
-            current = session.get(Annotator, review.annotator_id)
-            current_name = current.name if current else "?"
+            current_name = _writer(session, review)
+    assert review is not None
     _record_conflict(session, review, clip, who, data)
     result.conflicts.append(
         f"{clip.name}: reviewed in the review app by {current_name} (version {review.version}) "
         f"and in Label Studio by {who} (annotation {annotation_id}); both kept in the "
         "history, the review was not changed"
     )
+
+
+def _writer(session: Session, review: Review | None) -> str:
+    """Who saved the review last."""
+    if review is None:
+        return ""
+    who = session.get(Annotator, review.annotator_id)
+    return who.name if who is not None else "?"
 
 
 def _record_conflict(
