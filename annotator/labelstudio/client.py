@@ -7,6 +7,7 @@ names the URL.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -106,8 +107,16 @@ class LabelStudio:
                 return project
         return None
 
-    def iter_tasks(self, project_id: int, page_size: int = 500) -> Iterator[dict[str, Any]]:
-        """Every task of the project as a dict (id, data, annotations), page by page."""
+    def iter_tasks(
+        self, project_id: int, page_size: int = 500, annotated_only: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """The project's tasks as dicts (id, data, predictions, annotations), page by page;
+        ``annotated_only``: those with at least one submitted annotation (a Data Manager filter)."""
+        query = None
+        if annotated_only:
+            item = {"filter": "filter:tasks:total_annotations", "operator": "greater",
+                    "type": "Number", "value": 0}  # fmt: skip
+            query = json.dumps({"filters": {"conjunction": "and", "items": [item]}})
         page = 1
         while True:
             response: Any = self.call(
@@ -117,6 +126,7 @@ class LabelStudio:
                 page=page,
                 page_size=page_size,
                 fields="all",
+                query=query,
             )
             items = response.items or []
             for task in items:

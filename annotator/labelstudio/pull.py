@@ -115,7 +115,7 @@ def pull(session: Session, ls: LabelStudio, pid: int) -> PullResult:
             select(LabelStudioLink).where(LabelStudioLink.project_id == pid)
         ).all()
     }
-    for task in ls.iter_tasks(pid):
+    for task in ls.iter_tasks(pid, annotated_only=True):
         if not task.get("annotations"):
             continue
         link = links.get(int(task["id"]))
