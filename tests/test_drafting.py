@@ -132,3 +132,31 @@ def test_bundled_model_drafts_schema_valid_json_on_cpu() -> None:
     assert -1 <= fields.valence <= 1 and 0 <= fields.arousal <= 1
     assert all(1 <= len(label.split()) <= 2 for label in fields.labels)
     assert backend.model_id.startswith("SmolLM2-135M-Instruct")
+
+
+def test_sentiment_hint_sign_on_clear_sentences() -> None:
+    from annotator.drafting.sentiment import SOURCE, polarity, sentiment_hint
+
+    negative = "I hate this. You lied to me and it is terrible."
+    positive = "This is wonderful, thank you so much, I love it!"
+    assert polarity(negative)[0] < -0.5 and polarity(positive)[0] > 0.5
+    (neg,) = sentiment_hint(negative)
+    (pos,) = sentiment_hint(positive)
+    assert neg.source == SOURCE and neg.text.endswith("-> negative")
+    assert pos.line().startswith("[hint, model TextBlob PatternAnalyzer] transcript polarity +")
+    assert sentiment_hint("I didn't know you were there.") == []  # no lexicon word
+
+
+def test_transformers_key_has_output_options_and_the_model_file(tmp_path: Path) -> None:
+    from annotator.drafting.transformers_backend import TransformersDraftingBackend as T
+
+    base = T().config_hash()
+    assert T(repetition_penalty=1.3).config_hash() != base  # a changed default redrafts
+    assert T(threads=1, device="cpu").config_hash() == base  # speed-only options do not
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF" + bytes(3 << 20))
+    first = T(model=str(model)).config_hash()
+    with model.open("r+b") as fh:  # same size, last MiB changed: another model
+        fh.seek(-10, 2)
+        fh.write(b"x" * 10)
+    assert T(model=str(model)).config_hash() != first
