@@ -233,7 +233,8 @@ class MediaPipeFaceBackend:
             return self._cues(df, n_frames=n, missing_reason=f"no face found in {n} sampled frames")
 
         given = self.baseline is not None
-        baseline = dict(self.baseline) if self.baseline else summary.clip_baseline(intensity)
+        # A given (speaker) baseline wins; AUs it lacks keep the clip's own resting level.
+        baseline = {**summary.clip_baseline(intensity), **(self.baseline or {})}
         events = summary.change_events(times, intensity, baseline) + closures
         events.sort(key=lambda e: (e.onset_s, e.au))
         minutes = n_found / self.frame_rate / 60.0
@@ -282,11 +283,16 @@ def _scores(categories: Any) -> np.ndarray:
 
 
 def _pose(matrix: np.ndarray) -> tuple[float, float, float]:
-    """Pitch, yaw, roll in degrees from the face's 4x4 transformation matrix."""
+    """Pitch, yaw, roll in degrees from the face's 4x4 transformation matrix.
+
+    Signs follow the ``landmarks`` backend (and OpenFace's pose_Rx/Ry/Rz): on
+    WolfgangLanger_Pexels.mp4 the two agree at r = 0.90 (pitch), 0.97 (yaw), 0.96
+    (roll); MediaPipe's own yaw and roll run the other way.
+    """
     r = matrix[:3, :3]
     pitch = math.degrees(math.atan2(r[2, 1], r[2, 2]))
-    yaw = math.degrees(math.asin(max(-1.0, min(1.0, -r[2, 0]))))
-    roll = math.degrees(math.atan2(r[1, 0], r[0, 0]))
+    yaw = math.degrees(math.asin(max(-1.0, min(1.0, r[2, 0]))))
+    roll = -math.degrees(math.atan2(r[1, 0], r[0, 0]))
     return round(pitch, 2), round(yaw, 2), round(roll, 2)
 
 

@@ -311,3 +311,7 @@ def test_correlation_with_landmark_reference(backend: MediaPipeFaceBackend) -> N
         assert n >= 100, au
         assert r > _critical_r(n), (au, r, n)
         assert r >= max(MIN_R.get(au, 0.0), _critical_r(n)), (au, r, n)
+    # Head pose turns the same way as the landmarks backend's (OpenFace's convention).
+    for col in ("pose_pitch", "pose_yaw", "pose_roll"):
+        r, n = _pearson(df[col].to_numpy(np.float64), df[f"{col}_ref"].to_numpy(np.float64))
+        assert r >= 0.75, (col, r, n)
