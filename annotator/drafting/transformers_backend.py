@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from annotator.drafting.base import (
     DraftRequest,
@@ -83,7 +83,7 @@ def _load(resolved: ResolvedModel, device: str) -> tuple[Any, Any]:
 
 @register_drafting("transformers")
 class TransformersDraftingBackend:
-    name = "transformers"
+    name: ClassVar[str] = "transformers"
 
     def __init__(
         self,
