@@ -66,6 +66,7 @@ from extractors.schema import (
 )
 from textualize import TEXTUALIZER_VERSION, CueText, render
 from textualize.hints import HINTS_VERSION, Hint, cue_hints, with_hints, with_hints_readable
+from textualize.speaker import key_of as speaker_key
 from textualize.speaker import with_speaker_baseline
 
 log = logging.getLogger(__name__)
@@ -573,7 +574,7 @@ class Runner:
         baseline = self._speaker_baseline(clip_id, cues)
         if baseline is not None and cues.voice is not None:
             # Part of the key: the text is redone (and redrafted) when the baseline moves.
-            parts["speaker_baseline"] = baseline.to_dict()
+            parts["speaker_baseline"] = speaker_key(baseline)
             cues = dataclasses.replace(cues, voice=with_speaker_baseline(cues.voice, baseline))
         if self.settings.hints:
             parts["hints"] = HINTS_VERSION

@@ -173,7 +173,7 @@ def test_raised_clip_reads_high_for_this_speaker_and_typical_alone(
     # The first normal clip had no other clips yet when it was worded: its own baseline.
     first, _ = _text(settings, "normal0.wav")
     assert _acoustic(first)[0] == (
-        "baseline: this clip (speaker spk1 has 0 other clips with speech, 3 needed)"
+        "baseline: this clip (fewer than 3 other clips of speaker spk1 with speech)"
     )
 
     # A second run: normal0 now has 3 other clips and is worded again; the raised clip's

@@ -25,8 +25,8 @@ usual"; otherwise absolute, ``< 1.5 st`` "narrow (monotone)" and ``>= 5 st`` "wi
 Baseline wording: ``baseline_source`` starting with ``"speaker:"`` gives "for this
 speaker", ``"clip"`` "relative to this clip", any other source ``s`` "relative to the
 s baseline". A first line says which baseline was used: "baseline: 5 other clips of
-speaker spk1 (41.2 s of voiced speech)", "baseline: this clip (speaker spk1 has 2
-other clips with speech, 3 needed)" or "baseline: this clip".
+speaker spk1 (41.2 s of voiced speech)", "baseline: this clip (fewer than 3 other
+clips of speaker spk1 with speech)" or "baseline: this clip".
 
 Speaker baselines are applied at textualize time, not by the extractor
 (:mod:`textualize.speaker`): :func:`with_speaker_baseline`

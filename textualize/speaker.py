@@ -72,11 +72,23 @@ def baseline_line(voice: VoiceCues) -> str | None:
     if voice.baseline_source not in ("", "clip"):
         return None
     if spk is not None:
+        # The count is left out on purpose: it is in the textualize key, and a clip
+        # should not be redrafted because the speaker went from one other clip to two.
+        if spk.min_clips <= 1:
+            return f"baseline: this clip (no other clip of speaker {spk.speaker_id} with speech)"
         return (
-            f"baseline: this clip (speaker {spk.speaker_id} has {spk.n_clips} other "
-            f"clip{'' if spk.n_clips == 1 else 's'} with speech, {spk.min_clips} needed)"
+            f"baseline: this clip (fewer than {spk.min_clips} other clips of speaker "
+            f"{spk.speaker_id} with speech)"
         )
     return "baseline: this clip"
+
+
+def key_of(baseline: SpeakerBaseline) -> dict[str, object]:
+    """What of ``baseline`` the text depends on: the whole record when it is used, else
+    only whose it is and the threshold (so new clips below it change nothing)."""
+    if baseline.usable:
+        return baseline.to_dict()
+    return {"speaker_id": baseline.speaker_id, "min_clips": baseline.min_clips, "usable": False}
 
 
 def with_speaker_baseline(voice: VoiceCues, baseline: SpeakerBaseline | None) -> VoiceCues:

@@ -2,7 +2,7 @@ import pytest
 from textualize_cues import voice
 
 from extractors.schema import SpeakerBaseline, VoiceSegment
-from textualize import prosody
+from textualize import prosody, speaker
 
 
 @pytest.mark.parametrize(
@@ -213,16 +213,23 @@ def test_too_few_clips_keep_the_clip_baseline_and_say_so() -> None:
     out = prosody.with_speaker_baseline(clip, _spk(n_clips=2))
     assert out.baseline_source == "clip" and out.segments == clip.segments
     lines = prosody.voice_lines(out, duration_s=6.0)
-    assert lines[0] == "baseline: this clip (speaker spk1 has 2 other clips with speech, 3 needed)"
+    assert lines[0] == "baseline: this clip (fewer than 3 other clips of speaker spk1 with speech)"
     assert not any("for this speaker" in line for line in lines)
     assert "voiced segments, relative to this clip:" in lines
     # min_clips is the caller's option; a flat speaker (SD 0) is never used.
     assert prosody.with_speaker_baseline(clip, _spk(n_clips=2, min_clips=2)).speaker
     one = prosody.with_speaker_baseline(clip, SpeakerBaseline("spk1", 1, 2.0, 30.0, 0.0, 1.0, 0.1))
     assert one.baseline_source == "clip"
-    assert prosody.voice_lines(one)[0].startswith(
-        "baseline: this clip (speaker spk1 has 1 other clip "
+    assert prosody.voice_lines(one)[0] == (
+        "baseline: this clip (fewer than 3 other clips of speaker spk1 with speech)"
     )
+    only = prosody.with_speaker_baseline(clip, _spk(n_clips=0, min_clips=1))
+    assert prosody.voice_lines(only)[0] == (
+        "baseline: this clip (no other clip of speaker spk1 with speech)"
+    )
+    # The text key changes with the baseline only once it is used.
+    assert speaker.key_of(_spk(n_clips=1)) == speaker.key_of(_spk(n_clips=2, voiced_s=9.0))
+    assert speaker.key_of(_spk(n_clips=3)) != speaker.key_of(_spk(n_clips=4))
     assert prosody.with_speaker_baseline(clip, None) is clip
 
 
