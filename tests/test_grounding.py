@@ -27,7 +27,7 @@ DRAFT = {
     "early on. The eyes look teary.",
     "acoustic_clues": "Pitch falls slightly over the clip; the speaking rate is fast. "
     "Jitter is high.",
-    "lexical_clues": "The speaker says \"I didn't know you were there\". "
+    "lexical_clues": 'The speaker says "I didn\'t know you were there". '
     "Then says 'goodbye forever'.",
 }
 
@@ -89,3 +89,14 @@ def test_invalid_samples_lower_agreement_and_are_never_chosen() -> None:
     assert best == 1 and scores == [None, 0.0, None]
     assert choose([Sample(None)]) == (None, [None])
     assert agreements([good]) == [1.0]
+
+
+def test_review_ui_marks_exactly_the_ungrounded_clues() -> None:
+    from app.logic import UNGROUNDED_MARK, marked_clues
+
+    result = ground(DRAFT, CUE_TEXT)
+    shown = marked_clues(DRAFT["visual_clues"], result.ungrounded)
+    assert shown.count(UNGROUNDED_MARK) == 1
+    assert f":orange[{UNGROUNDED_MARK} The eyes look teary.]" in shown
+    assert shown.startswith("AU12 lip corners pulled up strongly near 10.6 s.")
+    assert marked_clues(None, []) == "-"
