@@ -293,8 +293,11 @@ def test_push_is_idempotent_resumable_and_sends_redrafts(
         cue = session.exec(
             select(CueTextRecord).where(CueTextRecord.clip_id == ids["demo clip.mp4"])
         ).one()
+        # Two samples: the one marked chosen (the second) is the one pushed.
+        _add_draft(session, ids["demo clip.mp4"], cue.id, "run2", caption="Not this one.")
         new = _add_draft(session, ids["demo clip.mp4"], cue.id, "run2", caption="Now tense.",
-                         labels=["tense"], valence=-0.4, confidence=0.55)  # fmt: skip
+                         labels=["tense"], valence=-0.4, confidence=0.55, sample_index=1,
+                         chosen=True)  # fmt: skip
         assert chosen_draft(session, ids["demo clip.mp4"]).id == new.id  # type: ignore[union-attr]
     redrafted = _cli("push", "--project", project, settings=settings)
     assert "1 predictions created, 2 unchanged, 1 superseded removed" in redrafted.output, (

@@ -27,10 +27,8 @@ from annotator.labelstudio.config import (
     labeling_config,
     prediction_result,
 )
-from db import Clip, ClipPath, Draft, DraftStatus, LabelStudioLink
-from db.queries import (
-    latest_cue_text,
-)
+from db import Clip, ClipPath, Draft, LabelStudioLink, queries
+from db.queries import latest_cue_text
 
 CHUNK = 100
 STORAGE_TITLE = "mer-annotator media"
@@ -145,26 +143,9 @@ class PushResult:
 
 
 def chosen_draft(session: Session, clip_id: int) -> Draft | None:
-    """The draft to show: the one marked chosen, else the first valid sample of the newest run.
-
-    TODO: use ``Draft.chosen`` only, once that column (being added) is in db/models.py.
-    """
-    newest = session.exec(
-        select(Draft).where(Draft.clip_id == clip_id).order_by(col(Draft.id).desc())
-    ).first()
-    if newest is None:
-        return None
-    drafts = session.exec(
-        select(Draft)
-        .where(
-            Draft.clip_id == clip_id,
-            Draft.config_hash == newest.config_hash,
-            Draft.status == DraftStatus.VALID,
-        )
-        .order_by(col(Draft.sample_index), col(Draft.id))
-    ).all()
-    marked = [d for d in drafts if getattr(d, "chosen", False)]
-    return next(iter(marked or drafts), None)
+    """The draft to show: the chosen sample of the newest valid run (``db.queries``), the
+    same one the review app and export use; None when that run has no valid draft."""
+    return queries.chosen_draft(session, clip_id, valid_only=True)
 
 
 def _remote(ls: LabelStudio, pid: int) -> dict[str, tuple[int, dict[int, int]]]:
