@@ -232,10 +232,15 @@ def held_lines(face: FaceCues) -> list[str]:
 
 
 def blink_line(face: FaceCues) -> str | None:
-    """``'blinks: 14.2 per minute (12 blinks)'``; ``None`` when not counted."""
-    rate = num(face.blink_rate_per_min)
-    if face.blink_count is None or rate is None:
+    """``'blinks: 14.2 per minute (12 blinks)'``; ``None`` when not counted.
+
+    Without a rate (the face was in view too briefly) only the count is given.
+    """
+    if face.blink_count is None:
         return None
+    rate = num(face.blink_rate_per_min)
+    if rate is None:
+        return f"blinks: {face.blink_count} (face in view too briefly for a rate)"
     return f"blinks: {f1(rate)} per minute ({face.blink_count} blinks)"
 
 

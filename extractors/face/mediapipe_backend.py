@@ -254,7 +254,9 @@ class MediaPipeFaceBackend:
             baseline=baseline,
             baseline_source=self.baseline_source if given else "clip",
             blink_count=n_blinks,
-            blink_rate_per_min=round(n_blinks / minutes, 1) if minutes > 0 else None,
+            blink_rate_per_min=(
+                round(n_blinks / minutes, 1) if minutes * 60 >= summary.MIN_BLINK_RATE_S else None
+            ),
         )
 
     def _cues(self, frames: pd.DataFrame, **fields: Any) -> FaceCues:

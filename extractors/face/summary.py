@@ -35,6 +35,8 @@ MIN_CHANGE = 1.0
 CLOSED = 1.5
 #: Closures at least this long are AU43 (eyes closed); shorter ones are blinks.
 MIN_CLOSURE_S = 0.5
+#: Seconds of face in view below which no blink rate is given (only the count).
+MIN_BLINK_RATE_S = 10.0
 #: AUs read as closures/blinks, not through the change events.
 EYE_AUS = ("AU43", "AU45")
 

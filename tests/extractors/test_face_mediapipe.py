@@ -175,6 +175,7 @@ def test_angry_still_cue_text_says_brow_lowerer_held(stills) -> None:
     text = render(Cues(media=clip.info, face=face)).prompt_text
     assert "held throughout: AU04 brow lowerer, pronounced (present in 100% of frames)" in text
     assert "no action-unit activations above trace level" not in text
+    assert "blinks: 0 (face in view too briefly for a rate)" in text  # 4 s
 
 
 def test_frames_columns_and_confidence(stills) -> None:
@@ -203,6 +204,7 @@ def test_long_closure_is_au43_not_blinks(crying: FaceCues) -> None:
     shut = df[(df["time_s"] > 0.5) & (df["time_s"] < 5.0)]
     assert (shut["AU43"] >= 3.0).all() and (shut["AU45"] == 0).all()
     assert crying.blink_count is not None and crying.blink_count <= 5
+    assert crying.blink_rate_per_min is not None  # 20 s of face: long enough for a rate
     lines = render(Cues(media=ClipMedia(_data("WolfgangLanger_Pexels.mp4")).info, face=crying))
     assert "AU43 eyes closed" in lines.prompt_text and "AU45 blink," not in lines.prompt_text
     assert "blinks: " in lines.prompt_text

@@ -179,6 +179,8 @@ def test_speaker_baseline_is_named() -> None:
 def test_blink_line_absent_when_not_counted() -> None:
     assert facs.blink_line(face()) is None
     assert facs.blink_line(_schema2()) == "blinks: 14.2 per minute (12 blinks)"
+    short = _schema2(blink_rate_per_min=None, blink_count=1)
+    assert facs.blink_line(short) == "blinks: 1 (face in view too briefly for a rate)"
 
 
 def test_schema1_face_reads_as_before() -> None:
