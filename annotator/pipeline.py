@@ -555,8 +555,9 @@ class Runner:
         return VoiceCues.from_dict(record.summary_json, frames)
 
     def _speaker_baseline(self, clip_id: int, cues: Cues) -> SpeakerBaseline | None:
-        """The clip's speaker's voice pooled from their other clips (``None``: no speaker)."""
-        if cues.voice is None:
+        """The clip's speaker's voice pooled from their other clips; ``None`` without a
+        speaker or without speech in this clip (nothing to compare)."""
+        if cues.voice is None or cues.voice.missing_reason:
             return None
         with session_scope(self.settings.db_url) as session:
             return speaker_baseline(

@@ -21,8 +21,14 @@ from annotator.cli import app
 from annotator.config import Settings
 from annotator.ingest import ingest
 from annotator.pipeline import Runner
-from annotator.speakers import SpeakersCsvError, pool, read_speakers_csv, speaker_counts
-from db import Clip, CueTextRecord, session_scope
+from annotator.speakers import (
+    SpeakersCsvError,
+    pool,
+    read_speakers_csv,
+    speaker_baseline,
+    speaker_counts,
+)
+from db import Clip, CueRecord, CueTextRecord, session_scope
 from db.queries import find_clip
 
 SENTENCES = [
@@ -76,6 +82,49 @@ def test_pool_weights_by_voiced_duration_and_includes_between_clip_spread() -> N
     assert b.hnr_db == pytest.approx((2 * 10.0 + 6 * 6.0) / 8)  # only clips that have it
     assert not pool("spk1", summaries[:2], min_clips=3).usable  # two clips: too few
     assert pool("spk1", [], min_clips=3).n_clips == 0
+
+
+def test_speaker_baseline_query_pools_only_the_speakers_other_clips_with_speech(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.load(home=tmp_path / "home", db_url=None)
+    settings.ensure_home()
+
+    def summary(pitch: float) -> dict[str, object]:
+        s = {"pitch_mean_st": pitch, "pitch_std_st": 1.0, "loudness_mean": 1.0,
+             "loudness_std": 0.1, "voiced_s": 2.0}  # fmt: skip
+        return {"summary": s}
+
+    with session_scope(settings.db_url) as session:
+        rows = [  # (name, speaker, voice summary, missing reason, config hash)
+            ("me.wav", "spk1", summary(40.0), None, "cfg"),
+            ("a.wav", "spk1", summary(30.0), None, "cfg"),
+            ("b.wav", "spk1", summary(32.0), None, "cfg"),
+            ("music.wav", "spk1", {"summary": {"voiced_s": 0.0}}, "no speech", "cfg"),
+            ("old.wav", "spk1", summary(90.0), None, "other-backend-config"),
+            ("c.wav", "spk2", summary(60.0), None, "cfg"),
+            ("d.wav", None, summary(70.0), None, "cfg"),
+        ]
+        ids = {}
+        for i, (name, spk, summ, missing, cfg) in enumerate(rows):
+            clip = Clip(sha256=f"{i:064d}", name=name, source_uri=name, speaker_id=spk)
+            session.add(clip)
+            session.flush()
+            assert clip.id is not None
+            ids[name] = clip.id
+            session.add(
+                CueRecord(clip_id=clip.id, modality="voice", backend="opensmile",
+                          backend_version="x", config_hash=cfg, schema_version="1",
+                          summary_json=summ, missing_reason=missing)
+            )  # fmt: skip
+    with session_scope(settings.db_url) as session:
+        b = speaker_baseline(session, ids["me.wav"], "cfg", min_clips=2)
+        assert b is not None and (b.speaker_id, b.n_clips, b.voiced_s) == ("spk1", 2, 4.0)
+        assert b.pitch_mean == pytest.approx(31.0) and b.usable
+        assert b.pitch_std == pytest.approx(2.0**0.5, abs=1e-4)  # sqrt(1 + 1)
+        assert speaker_baseline(session, ids["d.wav"], "cfg") is None  # no speaker
+        alone = speaker_baseline(session, ids["c.wav"], "cfg")
+        assert alone is not None and alone.n_clips == 0 and not alone.usable
 
 
 # -- speakers CSV and ingest -------------------------------------------------------------
