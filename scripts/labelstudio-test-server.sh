@@ -60,6 +60,15 @@ cmd_install() {
   fi
 }
 
+take_lock() {
+  # Serialise concurrent start/stop calls (pytest-xdist workers); give up after a bounded wait.
+  mkdir -p "$LSTEST_DIR"
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>>"$LSTEST_DIR.lock"
+    flock -w 1800 9 || die "another start/stop holds $LSTEST_DIR.lock for too long"
+  fi
+}
+
 running_pid() {
   # The pid of the server this script started, when it still runs.
   local pid
@@ -84,6 +93,7 @@ port_taken() {
 }
 
 cmd_start() {
+  take_lock # before the install too: two callers must not both pip install
   cmd_install
   mkdir -p "$LSTEST_DIR" "$LSTEST_MEDIA"
   if running_pid >/dev/null; then
@@ -106,6 +116,7 @@ cmd_start() {
     export LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT="$LSTEST_MEDIA"
     export LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK=true SSRF_PROTECTION_ENABLED=true
     export COLLECT_ANALYTICS=false SENTRY_DSN= FRONTEND_SENTRY_DSN=
+    exec 9>&-
     exec setsid "$LS_VENV/bin/label-studio" start --no-browser --internal-host 127.0.0.1 \
       --port "$LSTEST_PORT" --data-dir "$LSTEST_DIR/data" </dev/null >"$LOG" 2>&1
   ) &
@@ -129,6 +140,7 @@ cmd_start() {
 
 cmd_stop() {
   local pid i
+  take_lock
   pid="$(running_pid)" || {
     say "not running"
     rm -f "$PIDFILE"
