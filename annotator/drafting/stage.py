@@ -132,6 +132,10 @@ class DraftStage:
             cfg = self.config(item.text)
         except AnnotatorError as exc:
             return self._failed(item, self._unkeyed(item), {}, job_id, exc.code, str(exc))
+        except Exception as exc:  # an unknown option, a backend bug: this clip fails
+            log.debug("drafting backend could not start\n%s", traceback.format_exc())
+            message = f"drafting backend could not start: {type(exc).__name__}: {exc}"
+            return self._failed(item, self._unkeyed(item), {}, job_id, "drafting_failed", message)
         key = config_hash(cfg)
         with session_scope(self.db_url) as session:
             previous = stage_run(session, item.clip_id, Stage.DRAFT, key)
