@@ -3,7 +3,8 @@
 One ``httpx.Client`` shared by a thread pool: ``generate_many`` sends up to
 ``concurrency`` requests at once (one per sample, so servers that ignore ``n`` still
 give n drafts). JSON output is asked for with ``response_format`` (JSON schema);
-a server that rejects that (400/422) is asked again with vLLM's ``guided_json``, then
+a server that rejects that (400/422) is asked again with ``json_object`` plus the
+schema (llama-cpp-python's server, older llama.cpp), then vLLM's ``guided_json``, then
 with the prompt alone, and the first mode that works is kept. Output that fails the
 draft parser gets one repair request. 429, 5xx and dropped connections are retried
 with exponential backoff, honouring ``Retry-After``. The API key comes from
@@ -15,6 +16,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -36,9 +38,12 @@ log = logging.getLogger(__name__)
 ENV_BASE_URL = "OPENAI_BASE_URL"
 ENV_API_KEY = "OPENAI_API_KEY"
 #: How JSON output is asked for, strongest first; "auto" starts at the first.
-STRUCTURED_MODES = ("json_schema", "guided_json", "prompt")
+#: json_object comes before guided_json: llama-cpp-python's server ignores unknown
+#: fields, so guided_json would be accepted there and constrain nothing.
+STRUCTURED_MODES = ("json_schema", "json_object", "guided_json", "prompt")
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_WAIT_S = 60.0
+_FORMAT_COMPLAINT = re.compile(r"response_format|json_schema|json_object|guided_json", re.I)
 
 
 class DraftingServerError(AnnotatorError, ConnectionError):
@@ -86,9 +91,12 @@ def _retry_after(value: str | None, attempt: int, backoff_s: float) -> float:
         try:
             return min(max(float(value), 0.0), _MAX_RETRY_WAIT_S)
         except ValueError:
-            when = email.utils.parsedate_to_datetime(value) if value.strip() else None
-            if when is not None:
-                return min(max(when.timestamp() - time.time(), 0.0), _MAX_RETRY_WAIT_S)
+            try:
+                when = email.utils.parsedate_to_datetime(value).timestamp()
+            except (ValueError, TypeError):
+                pass  # unreadable: back off as if none was given
+            else:
+                return min(max(when - time.time(), 0.0), _MAX_RETRY_WAIT_S)
     return min(backoff_s * (2**attempt), _MAX_RETRY_WAIT_S)
 
 
@@ -164,6 +172,8 @@ class OpenAIDraftingBackend:
         self._served_model: str | None = None  # the id the server answers with
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
+        self._model_lock = threading.Lock()  # held while asking the server (uses _lock)
+        self._sleep = time.sleep  # the wait between retries (tests record it instead)
 
     def __repr__(self) -> str:  # never the key
         return f"OpenAIDraftingBackend(base_url={self._base_url!r}, model={self.model_spec!r})"
@@ -184,7 +194,7 @@ class OpenAIDraftingBackend:
     def model(self) -> str:
         """The model asked for: the option, else the server's first listed model."""
         if self._model is None:
-            with self._lock:
+            with self._model_lock:
                 if self._model is None:
                     self._model = self._first_model()
         return self._model
@@ -245,7 +255,13 @@ class OpenAIDraftingBackend:
             last = attempt == self.retries
             try:
                 response = client.request(method, path, json=body)
-            except httpx.TransportError as exc:
+            except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
+                # The server is slow, not gone: sending the request again only adds load.
+                raise DraftingServerError(
+                    f"drafting server {where} did not answer within {self.timeout:g} s "
+                    "(option timeout)"
+                ) from None
+            except httpx.TransportError as exc:  # refused, dropped, reset: try again
                 if last:
                     raise DraftingServerError(
                         f"drafting server {where} unreachable after {attempt + 1} "
@@ -253,12 +269,16 @@ class OpenAIDraftingBackend:
                     ) from None
                 wait = _retry_after(None, attempt, self.backoff)
                 log.info("%s %s: %s, retry in %.1fs", method, path, type(exc).__name__, wait)
-                time.sleep(wait)
+                self._sleep(wait)
                 continue
+            if response.status_code >= 500 and _FORMAT_COMPLAINT.search(response.text):
+                # llama-cpp-python (and ik_llama) answer an unknown response_format with
+                # 500, not 400: a request to change, not one to send again.
+                raise _Rejected(response.status_code, _error_detail(response))
             if response.status_code in _RETRY_STATUS and not last:
                 wait = _retry_after(response.headers.get("retry-after"), attempt, self.backoff)
                 log.info("%s %s: HTTP %d, retry in %.1fs", method, path, response.status_code, wait)
-                time.sleep(wait)
+                self._sleep(wait)
                 continue
             if response.status_code in (400, 422):
                 raise _Rejected(response.status_code, _error_detail(response))
@@ -306,6 +326,8 @@ class OpenAIDraftingBackend:
                 "type": "json_schema",
                 "json_schema": {"name": "draft", "schema": json_schema},
             }
+        elif json_schema is not None and mode == "json_object":
+            body["response_format"] = {"type": "json_object", "schema": json_schema}
         elif json_schema is not None and mode == "guided_json":
             body["guided_json"] = json_schema
         return body
