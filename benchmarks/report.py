@@ -88,7 +88,8 @@ def print_report(report: dict[str, Any]) -> None:
         xrt = {s: _xrt(row["duration_s"], steady[s]) for s in STAGES}
         cells = [
             f"{name} ({row['duration_s']:.0f} s)",
-            row["mode"],
+            f"{row['mode']} (ASR {row['speech_cpu_threads'] or 'auto'} thr, "
+            f"batch {row['speech_batch_size']})",
             _f(row["first"]["with_loads_s"], 1),
             _f(row["x_rt_with_loads"]),
             _f(row["first"]["run_s"], 1),

@@ -35,7 +35,7 @@ MODES = ("serial", "parallel")
 
 
 def _child_args(
-    clip: Path, mode: str, repeat: int, draft: bool, backends: dict[str, str]
+    clip: Path, mode: str, repeat: int, draft: bool, backends: dict[str, str], options: list[str]
 ) -> list[str]:
     args = ["benchmarks.runner_child", "--clip", str(clip), "--mode", mode]
     args += ["--repeat", str(repeat)]
@@ -43,6 +43,8 @@ def _child_args(
         args.append("--draft")
     for kind, name in backends.items():
         args += [f"--{kind}", name]
+    for option in options:
+        args += ["--option", option]
     return args
 
 
@@ -56,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--face", default=None, help="Face backend (default: the settings').")
     parser.add_argument("--voice", default=None)
     parser.add_argument("--speech", default=None)
+    parser.add_argument(
+        "--option", action="append", default=[], metavar="KIND.KEY=VALUE",
+        help="Backend option for every run, e.g. speech.batch_size=2 (repeatable).",
+    )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=1800, help="Seconds per process.")
     parser.add_argument("--json", type=Path, default=None, help="Write all numbers here.")
     args = parser.parse_args(argv)
@@ -80,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         jobs.append((args.long_clip.resolve(), "parallel", 0))
     for path, mode, repeat in jobs:
         print(f"  {path.name} {mode} ...", file=sys.stderr, flush=True)
-        row = run_child(_child_args(path, mode, repeat, args.draft, backends), args.timeout)
+        child = _child_args(path, mode, repeat, args.draft, backends, args.option)
+        row = run_child(child, args.timeout)
         row.update(mode=mode, clip=str(path))
         report["runs"].append(row)
     report["loadavg_end"] = loadavg()

@@ -63,8 +63,9 @@ def _one_run(runner: Any, settings: Any, clip: Path) -> dict[str, Any]:
 
 
 def measure(
-    clip: Path, parallel: bool | None, draft: bool, repeat: int, backends: dict[str, str]
+    clip: Path, parallel: bool | None, draft: bool, repeat: int, backends: dict[str, Any]
 ) -> dict[str, Any]:
+    """``backends``: Settings fields (``face_backend``, ``speech_options``...)."""
     _quiet()
     rss_start = maxrss_mib()
     t0 = time.perf_counter()
@@ -95,6 +96,7 @@ def measure(
             "speech": runner.settings.speech_backend,
         },
         "speech_batch_size": getattr(speech, "batch_size", None),
+        "options": {k: v for k, v in backends.items() if k.endswith("_options")},
         "draft": draft,
         "imports_s": round(imports_s, 3),
         "runner_init_s": round(init_s, 3),
@@ -115,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--face", default=None)
     parser.add_argument("--voice", default=None)
     parser.add_argument("--speech", default=None)
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KIND.KEY=VALUE",
+        help="A backend option, e.g. speech.batch_size=2 (VALUE is JSON when it parses).",
+    )
     args = parser.parse_args(argv)
     parallel = {"auto": None, "parallel": True, "serial": False}[args.mode]
     backends = {
@@ -122,7 +131,18 @@ def main(argv: list[str] | None = None) -> int:
         for kind, name in (("face", args.face), ("voice", args.voice), ("speech", args.speech))
         if name
     }
-    data = measure(args.clip.resolve(), parallel, args.draft, args.repeat, backends)
+    options: dict[str, Any] = {}
+    for item in args.option:
+        name, _, raw = item.partition("=")
+        kind, _, key = name.partition(".")
+        if kind not in ("face", "voice", "speech") or not key or not raw:
+            parser.error(f"--option {item!r}: want face|voice|speech.KEY=VALUE")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        options.setdefault(f"{kind}_options", {})[key] = value
+    data = measure(args.clip.resolve(), parallel, args.draft, args.repeat, {**backends, **options})
     print(json.dumps(data))
     return 0
 
