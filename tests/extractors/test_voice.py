@@ -392,3 +392,18 @@ def test_music_before_speech_is_left_out(
     # Pitch is the voice's (espeak ~22 st), not pulled up by the notes (220-440 Hz, 38-50 st).
     assert v.summary["pitch_mean_st"] == pytest.approx(alone.summary["pitch_mean_st"], abs=0.5)
     assert everything.summary["pitch_mean_st"] > v.summary["pitch_mean_st"] + 5.0
+
+
+def test_vad_chunks_join_regions_across_the_cuts(
+    sample_clip: ClipMedia, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from extractors.voice import vad
+
+    audio = sample_clip.audio()
+    whole = vad.speech_regions(audio)
+    assert len(whole) == 1  # one stretch of talk from 7.6 s to the end
+    for chunk_s in (10.0, 13.0):  # cuts at 10/20 s and 13/26 s, inside the talk
+        monkeypatch.setattr(vad, "CHUNK_S", chunk_s)
+        cut = vad.speech_regions(audio)
+        assert len(cut) == 1, (chunk_s, cut)
+        assert cut[0] == pytest.approx(whole[0], abs=0.3)
