@@ -296,10 +296,15 @@ def test_generate_many_is_concurrent_and_returns_results_in_request_order(stub) 
 
 def test_n_samples_are_separate_requests_with_distinct_seeds(stub) -> None:
     server = stub()
-    backend, _ = backend_for(server, model="m", seed=5, temperature=0.7)
+    backend, _ = backend_for(server, model="m", seed=5)  # temperature 0: 0.7 for n > 1
     generations = backend.generate(draft_messages(), decoding_schema(), n=3)
     assert len(generations) == 3
     assert sorted(body["seed"] for body in server.posts()) == [5, 6, 7]
+    assert {body["temperature"] for body in server.posts()} == {0.7}
+    assert [g.sampling for g in generations] == [
+        {"temperature": 0.7, "seed": s, "max_new_tokens": 512, "structured": "json_schema"}
+        for s in (5, 6, 7)
+    ]
 
 
 def test_server_down_gives_one_typed_line(monkeypatch) -> None:

@@ -40,6 +40,15 @@ def test_registered_under_vllm_with_its_own_config_hash() -> None:
     assert create_drafting("vllm", temperature=0.3).config_hash() != backend.config_hash()
 
 
+def test_config_hash_follows_the_model_files_bytes(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text('{"a": 1}')
+    (tmp_path / "model.safetensors").write_bytes(b"weights-1")
+    before = create_drafting("vllm", model=str(tmp_path)).config_hash()
+    assert create_drafting("vllm", model=str(tmp_path)).config_hash() == before
+    (tmp_path / "model.safetensors").write_bytes(b"weights-2")
+    assert create_drafting("vllm", model=str(tmp_path)).config_hash() != before
+
+
 def test_without_vllm_available_says_how_to_install_and_generate_fails_typed(
     monkeypatch,
 ) -> None:
@@ -103,9 +112,11 @@ def test_request_outputs_become_generations_with_costs() -> None:
             SimpleNamespace(text='{"a":', token_ids=list(range(64)), finish_reason=None),
         ],
     )
-    first, second = vb._generations(output, 0.25, max_new_tokens=64)
+    kwargs = vb.sampling_kwargs(max_new_tokens=64, temperature=0, seed=9, n=2, json_schema=None)
+    first, second = vb._generations(output, 0.25, kwargs)
     assert (first.text, first.prompt_tokens, first.completion_tokens) == ('{"a": 1}', 120, 3)
     assert (first.finish_reason, first.latency_s) == ("stop", 0.25)
+    assert first.sampling == {"temperature": 0.7, "top_p": 0.95, "seed": 9, "max_new_tokens": 64}
     assert (second.completion_tokens, second.finish_reason) == (64, "length")
 
 

@@ -311,14 +311,19 @@ class OpenAIDraftingBackend:
     # ------------------------------------------------------------ one completion
 
     def request_body(
-        self, messages: list[dict[str, str]], json_schema: dict | None, mode: str, seed: int
+        self,
+        messages: list[dict[str, str]],
+        json_schema: dict | None,
+        mode: str,
+        seed: int,
+        temperature: float,
     ) -> dict[str, Any]:
         """The chat-completions body for one sample under one structured-output mode."""
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
             "max_tokens": self.max_new_tokens,
-            "temperature": self.temperature,
+            "temperature": temperature,
             "seed": seed,
         }
         if json_schema is not None and mode == "json_schema":
@@ -333,7 +338,11 @@ class OpenAIDraftingBackend:
         return body
 
     def _complete(
-        self, messages: list[dict[str, str]], json_schema: dict | None, seed: int
+        self,
+        messages: list[dict[str, str]],
+        json_schema: dict | None,
+        seed: int,
+        temperature: float,
     ) -> Generation:
         """One completion, stepping down the structured-output modes on 400/422; the
         first mode that a server accepts is kept for the next requests."""
@@ -347,7 +356,7 @@ class OpenAIDraftingBackend:
                 data = self._call(
                     "POST",
                     "/chat/completions",
-                    self.request_body(messages, json_schema, mode, seed),
+                    self.request_body(messages, json_schema, mode, seed, temperature),
                 )
             except _Rejected as exc:
                 if index + 1 < len(modes):
@@ -359,10 +368,18 @@ class OpenAIDraftingBackend:
             if json_schema is not None and mode != self._mode:
                 with self._lock:
                     self._mode = mode
-            return self._generation(data, time.perf_counter() - start)
+            sampling = {
+                "temperature": temperature,
+                "seed": seed,
+                "max_new_tokens": self.max_new_tokens,
+                "structured": mode if json_schema is not None else None,
+            }
+            return self._generation(data, time.perf_counter() - start, sampling)
         raise AssertionError("unreachable")
 
-    def _generation(self, data: dict[str, Any], latency: float) -> Generation:
+    def _generation(
+        self, data: dict[str, Any], latency: float, sampling: dict[str, Any]
+    ) -> Generation:
         choices = data.get("choices") or []
         if not choices or not isinstance(choices[0], dict):
             raise DraftingServerError(f"drafting server {self.base_url} sent no choices")
@@ -376,13 +393,18 @@ class OpenAIDraftingBackend:
             completion_tokens=usage.get("completion_tokens"),
             latency_s=round(latency, 3),
             finish_reason=choices[0].get("finish_reason"),
+            sampling=sampling,
         )
 
     def _sample(
-        self, messages: list[dict[str, str]], json_schema: dict | None, seed: int
+        self,
+        messages: list[dict[str, str]],
+        json_schema: dict | None,
+        seed: int,
+        temperature: float,
     ) -> Generation:
         """One sample, repaired once when a draft was asked for and the output fails."""
-        first = self._complete(messages, json_schema, seed)
+        first = self._complete(messages, json_schema, seed, temperature)
         if json_schema is None or not self.repair:
             return first
         try:
@@ -390,13 +412,16 @@ class OpenAIDraftingBackend:
         except DraftParseError as exc:
             error = str(exc)
             log.info("draft failed to parse (%s); one repair request", error)
-            second = self._complete(repair_messages(messages, first.text, error), json_schema, seed)
+            second = self._complete(
+                repair_messages(messages, first.text, error), json_schema, seed, temperature
+            )
             return RepairedGeneration(
                 text=second.text,
                 prompt_tokens=_add(first.prompt_tokens, second.prompt_tokens),
                 completion_tokens=_add(first.completion_tokens, second.completion_tokens),
                 latency_s=round(first.latency_s + second.latency_s, 3),
                 finish_reason=second.finish_reason,
+                sampling={**(second.sampling or {}), "repaired": True},
                 first_text=first.text,
                 first_error=error,
             )
@@ -422,7 +447,14 @@ class OpenAIDraftingBackend:
             return [DraftResult(r.key, [], exc) for r in requests]
         with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(jobs)))) as pool:
             futures = [
-                pool.submit(self._sample_or_error, r.messages, r.json_schema, self.seed + index)
+                pool.submit(
+                    self._sample_or_error,
+                    r.messages,
+                    r.json_schema,
+                    self.seed + index,
+                    # Several samples need sampling: 0 becomes 0.7, as in the other drafters.
+                    self.temperature if r.n <= 1 else (self.temperature or 0.7),
+                )
                 for r, index in jobs
             ]
             outcomes = [f.result() for f in futures]
@@ -448,10 +480,14 @@ class OpenAIDraftingBackend:
         return results
 
     def _sample_or_error(
-        self, messages: list[dict[str, str]], json_schema: dict | None, seed: int
+        self,
+        messages: list[dict[str, str]],
+        json_schema: dict | None,
+        seed: int,
+        temperature: float,
     ) -> Generation | AnnotatorError:
         try:
-            return self._sample(messages, json_schema, seed)
+            return self._sample(messages, json_schema, seed, temperature)
         except AnnotatorError as exc:
             return exc
 

@@ -15,9 +15,16 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from annotator.drafting.base import DraftRequest, DraftResult, Generation, register_drafting
+from annotator.drafting.base import (
+    DraftRequest,
+    DraftResult,
+    Generation,
+    file_fingerprint,
+    register_drafting,
+)
 from annotator.drafting.models import DEFAULT_DRAFT_MODEL, ResolvedModel, resolve_model
 from extractors.base import Availability
 from extractors.errors import AnnotatorError, ModelNotAvailableError
@@ -141,7 +148,17 @@ class VLLMDraftingBackend:
         }
 
     def config_hash(self) -> str:
-        return config_hash(self.config())
+        """``config()`` plus a fingerprint of the model's files (a replaced file drafts
+        again); memory and length limits left out."""
+        resolved = self.resolved
+        folder = Path(resolved.path)
+        if resolved.gguf_file:
+            files = [folder / resolved.gguf_file]
+        else:
+            patterns = ("*.safetensors", "*.bin", "config.json", "tokenizer.json")
+            files = sorted({f for pat in patterns for f in folder.glob(pat) if f.is_file()})
+        fingerprints = {f.name: file_fingerprint(f) for f in files}
+        return config_hash({**self.config(), "model_files": fingerprints})
 
     def available(self) -> Availability:
         if not vllm_installed():
@@ -184,18 +201,17 @@ class VLLMDraftingBackend:
             engine = self._engine()
         except AnnotatorError as exc:
             return [DraftResult(r.key, [], exc) for r in requests]
-        params = [
-            _sampling_params(
-                sampling_kwargs(
-                    max_new_tokens=self.max_new_tokens,
-                    temperature=self.temperature,
-                    seed=self.seed + index,
-                    n=r.n,
-                    json_schema=r.json_schema,
-                )
+        all_kwargs = [
+            sampling_kwargs(
+                max_new_tokens=self.max_new_tokens,
+                temperature=self.temperature,
+                seed=self.seed + index,
+                n=r.n,
+                json_schema=r.json_schema,
             )
             for index, r in enumerate(requests)
         ]
+        params = [_sampling_params(kwargs) for kwargs in all_kwargs]
         start = time.perf_counter()
         try:
             outputs = engine.chat([r.messages for r in requests], params, use_tqdm=False)
@@ -205,13 +221,21 @@ class VLLMDraftingBackend:
             return [DraftResult(r.key, [], error) for r in requests]
         share = (time.perf_counter() - start) / len(requests)
         return [
-            DraftResult(request.key, _generations(output, share, self.max_new_tokens))
-            for request, output in zip(requests, outputs, strict=True)
+            DraftResult(request.key, _generations(output, share, kwargs))
+            for request, output, kwargs in zip(requests, outputs, all_kwargs, strict=True)
         ]
 
 
-def _generations(output: Any, latency: float, max_new_tokens: int) -> list[Generation]:
-    """``Generation``s from one vLLM ``RequestOutput`` (its n completions)."""
+def _generations(output: Any, latency: float, kwargs: dict[str, Any]) -> list[Generation]:
+    """``Generation``s from one vLLM ``RequestOutput`` (its n completions); ``kwargs``
+    are the request's ``sampling_kwargs``, stored with each as its sampling."""
+    max_new_tokens = kwargs["max_tokens"]
+    sampling = {
+        "temperature": kwargs["temperature"],
+        "top_p": kwargs.get("top_p"),
+        "seed": kwargs["seed"],
+        "max_new_tokens": max_new_tokens,
+    }
     prompt_tokens = len(output.prompt_token_ids or [])
     return [
         Generation(
@@ -221,6 +245,7 @@ def _generations(output: Any, latency: float, max_new_tokens: int) -> list[Gener
             latency_s=round(latency, 3),
             finish_reason=completion.finish_reason
             or ("length" if len(completion.token_ids) >= max_new_tokens else "stop"),
+            sampling=sampling,
         )
         for completion in output.outputs
     ]
