@@ -42,6 +42,7 @@ def summarize(report: dict[str, Any]) -> None:
         duration = row["duration_s"] = durations[path]
         first, steady = row["first"], row["steady"]
         row["steady_run_s"] = _median([r["run_s"] for r in steady])
+        row["steady_cpu_s"] = _median([r["cpu_s"] for r in steady])
         row["x_rt_with_loads"] = _xrt(duration, first["with_loads_s"])
         row["x_rt_first_run"] = _xrt(duration, first["run_s"])
         row["x_rt_steady"] = _xrt(duration, row["steady_run_s"])
@@ -75,10 +76,10 @@ def print_report(report: dict[str, Any]) -> None:
     print()
     print(
         "| clip | mode | with loads s | x RT | first run s | steady s | x RT steady "
-        "| face s (x RT) | voice s (x RT) | speech s (x RT) | peak RSS MiB | other CPU % "
-        "| load avg |"
+        "| CPU s (first / steady) | face s (x RT) | voice s (x RT) | speech s (x RT) "
+        "| peak RSS MiB | other CPU % | load avg |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for row in report["runs"]:
         name = row["clip"].rsplit("/", 1)[-1]
         if "error" in row:
@@ -95,6 +96,7 @@ def print_report(report: dict[str, Any]) -> None:
             _f(row["first"]["run_s"], 1),
             _f(row["steady_run_s"], 1),
             _f(row["x_rt_steady"]),
+            f"{_f(row['first']['cpu_s'], 1)} / {_f(row['steady_cpu_s'], 1)}",
             *(f"{_f(steady[s], 1)} ({_f(xrt[s], 1)})" for s in STAGES),
             _f(row["peak_rss_mib"], 0),
             _f(row.get("other_cpu_pct"), 0),
