@@ -359,16 +359,6 @@ class Runner:
     def _backend(self, stage: str) -> Any:
         return {"face": self.face, "voice": self.voice, "speech": self.speech}[stage]
 
-    def _modality(
-        self, stage: str, clip: Clip, media: ClipMedia, job_id: int | None, outcome: ClipOutcome
-    ) -> tuple[FaceCues | VoiceCues | SpeechCues | None, int | None]:
-        """One modality stage on its own: reused when done, else extracted and stored."""
-        reused = self._reuse(stage, clip, job_id, outcome)
-        if reused is not None:
-            return reused
-        extracted = self._extract([stage], media, None)[stage]
-        return self._store(stage, clip, extracted, job_id, outcome)
-
     def _reuse(
         self, stage: str, clip: Clip, job_id: int | None, outcome: ClipOutcome
     ) -> tuple[FaceCues | VoiceCues | SpeechCues | None, int | None] | None:
