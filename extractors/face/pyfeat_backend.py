@@ -23,7 +23,6 @@ mean decisiveness ``|2p - 1|`` over frames with a face. Raw probabilities are ke
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -335,7 +334,6 @@ class PyFeatFaceBackend:
         key = (device, self.pyfeat_dir or "")
         with _LOCK:
             if key not in _DETECTORS:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 from feat.detector import Detectorv1
 
                 with _local_hub(found):
