@@ -22,6 +22,9 @@ HNR_COL = "HNRdBACF_sma3nz"
 HOP_S = 0.01  # eGeMAPS LLD frame step
 #: Below this many samples openSMILE fills everything with NaN.
 MIN_SAMPLES = AUDIO_SAMPLE_RATE // 10
+#: Long audio goes to openSMILE in pieces this long, with this much context each side.
+LLD_CHUNK_S = 60.0
+LLD_OVERLAP_S = 1.0
 
 _SMILE_CACHE: dict[tuple[str, str], Any] = {}
 
@@ -61,14 +64,48 @@ def clean_signal(audio: np.ndarray) -> np.ndarray:
     return np.nan_to_num(audio.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def low_level_descriptors(signal: np.ndarray, feature_set: str = FEATURE_SET) -> pd.DataFrame:
-    """One row per 10 ms frame: ``time_s`` (frame start) then the 25 eGeMAPSv02 LLDs."""
+def _lld_once(signal: np.ndarray, feature_set: str) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Segment too short, filling with NaN."
         lld = smile(feature_set, "LowLevelDescriptors").process_signal(signal, AUDIO_SAMPLE_RATE)
     start = lld.index.get_level_values("start")
     frames = lld.reset_index(drop=True).astype(np.float32)
-    frames.insert(0, "time_s", np.round(start.total_seconds().to_numpy(float), 3))
+    frames.insert(0, "time_s", start.total_seconds().to_numpy(float))
+    return frames
+
+
+def low_level_descriptors(
+    signal: np.ndarray,
+    feature_set: str = FEATURE_SET,
+    chunk_s: float | None = None,
+    overlap_s: float | None = None,
+) -> pd.DataFrame:
+    """One row per 10 ms frame: ``time_s`` (frame start) then the 25 eGeMAPSv02 LLDs.
+
+    openSMILE holds the whole signal it is given (a 20-minute clip in one call took
+    ~480 MB more), so long audio goes in ``chunk_s`` pieces, each read with
+    ``overlap_s`` of context on both sides; only the frames that start inside a
+    piece are kept, so the pitch tracker and smoothing see the same neighbours as in
+    one call and the frame grid (multiples of 10 ms) is unchanged.
+    """
+    chunk_s = LLD_CHUNK_S if chunk_s is None else chunk_s
+    overlap_s = LLD_OVERLAP_S if overlap_s is None else overlap_s
+    sr = AUDIO_SAMPLE_RATE
+    step, pad = round(chunk_s * sr), round(overlap_s * sr)
+    if signal.size <= step + pad:
+        frames = _lld_once(signal, feature_set)
+    else:
+        parts = []
+        for start in range(0, signal.size, step):
+            lo = max(0, start - pad)
+            part = _lld_once(signal[lo : start + step + pad], feature_set)
+            part["time_s"] += lo / sr
+            keep = (part["time_s"] >= start / sr - 1e-6) & (
+                part["time_s"] < (start + step) / sr - 1e-6
+            )
+            parts.append(part[keep])
+        frames = pd.concat(parts, ignore_index=True)
+    frames["time_s"] = np.round(frames["time_s"].to_numpy(float), 3)
     return frames
 
 

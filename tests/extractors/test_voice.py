@@ -407,3 +407,17 @@ def test_vad_chunks_join_regions_across_the_cuts(
         cut = vad.speech_regions(audio)
         assert len(cut) == 1, (chunk_s, cut)
         assert cut[0] == pytest.approx(whole[0], abs=0.3)
+
+
+def test_lld_in_chunks_equal_one_call(sample_clip: ClipMedia) -> None:
+    """Long audio goes to openSMILE in pieces (bounded memory); with the 1 s context on
+    each side the frames are the same as from one call, cut points included."""
+    from extractors.voice import lld
+
+    signal = lld.clean_signal(sample_clip.audio())
+    whole = lld.low_level_descriptors(signal)
+    pieces = lld.low_level_descriptors(signal, chunk_s=7.0)  # cuts at 7, 14, 21, 28 s
+    assert len(whole) == len(pieces) == pytest.approx(3000, abs=5)
+    assert (whole["time_s"].to_numpy() == pieces["time_s"].to_numpy()).all()
+    for col in (F0_COL, LOUDNESS_COL, "jitterLocal_sma3nz", "F1frequency_sma3nz"):
+        assert np.allclose(whole[col], pieces[col], atol=1e-4, equal_nan=True), col
