@@ -27,7 +27,7 @@ class Settings:
     face_backend: str = "mediapipe"
     voice_backend: str = "opensmile"
     speech_backend: str = "faster-whisper"
-    drafting_backend: str = "transformers"
+    drafting_backend: str = "llamacpp"  # with DEFAULT_DRAFT_MODEL: benchmarks/README.md
     hints: bool = True  # EMFACS, prosody-arousal and sentiment hints in the cue text
     emotion_prompt: bool = False  # EmotionPrompt-style suffix on the draft prompt
     face_options: dict[str, Any] = field(default_factory=dict)

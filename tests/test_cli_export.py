@@ -180,7 +180,7 @@ def test_demo_runs_the_main_job_with_the_bundled_models(tmp_path: Path) -> None:
     ds = datasets.load_dataset(str(home / "export-hf"), split="train")
     (row,) = list(ds)
     assert row["draft_status"] == "valid"
-    assert row["model_id"].startswith("SmolLM2-135M-Instruct")
+    assert row["model_id"].startswith("qwen2.5-coder-1.5b-instruct")  # the default model
     assert row["caption"] and row["openset"]
     assert -1 <= row["valence"] <= 1 and 0 <= row["arousal"] <= 1
     assert "Visual cues:" in row["cue_text"] and "AU" in row["cue_text"]

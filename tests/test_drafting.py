@@ -118,7 +118,7 @@ def test_local_folder_without_model_files_is_refused(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_bundled_model_drafts_schema_valid_json_on_cpu() -> None:
     """The real SmolLM2 GGUF through transformers with the JSON constraint."""
-    backend = create_drafting("transformers", max_new_tokens=512)
+    backend = create_drafting("transformers", model="bundled:smollm2-135m", max_new_tokens=512)
     text = (
         "Visual cues:\n- AU12 lip corner puller, strong, 1.2-2.8 s\n"
         "Acoustic cues:\n- pitch high and rising relative to the clip\n- loud\n"

