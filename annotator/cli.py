@@ -186,9 +186,28 @@ def run(
     face: Annotated[str, typer.Option(help="Face backend.")] = "landmarks",
     voice: Annotated[str, typer.Option(help="Voice backend.")] = "opensmile",
     speech: Annotated[str, typer.Option(help="Speech backend.")] = "faster-whisper",
-    drafter: Annotated[str, typer.Option("--drafter", help="Drafting backend.")] = "transformers",
+    drafter: Annotated[
+        str,
+        typer.Option("--drafter", help="Drafting backend: transformers, llamacpp, openai, vllm."),
+    ] = "transformers",
     model: Annotated[
-        str | None, typer.Option(help="Drafting model: bundled name, local path or hub id.")
+        str | None,
+        typer.Option(
+            help="Drafting model for the chosen drafter: bundled name, local path or hub id; "
+            "for openai the server's model name (default: its first)."
+        ),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="openai drafter: the server, e.g. http://127.0.0.1:8000/v1 "
+            "(default: $OPENAI_BASE_URL; the key comes from $OPENAI_API_KEY).",
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="openai drafter: requests in flight at once (default 8)."),
     ] = None,
     max_new_tokens: Annotated[int, typer.Option(help="Draft length cap.")] = 512,
     threads: Annotated[
@@ -241,11 +260,21 @@ def run(
     ] = None,
 ) -> None:
     """Extract cues, textualize and draft every clip; finished stages are skipped on rerun."""
-    drafting_options: dict[str, Any] = {"max_new_tokens": max_new_tokens}
-    if threads:
-        drafting_options["threads"] = threads
-    if model:
-        drafting_options["model"] = model
+    from annotator.drafting.backends import options_for
+    from extractors.errors import AnnotatorError
+
+    try:
+        drafting_options = options_for(
+            drafter,
+            model=model,
+            max_new_tokens=max_new_tokens,
+            threads=threads or None,
+            base_url=base_url,
+            concurrency=concurrency,
+        )
+    except AnnotatorError as exc:  # unknown drafter, an option it does not take
+        err.print(f"[red]✗[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
     face_options = {"csv_dir": str(openface_dir)} if openface_dir and face == "openface" else {}
     settings = _settings(
         home,

@@ -410,3 +410,39 @@ def test_real_server_drafts_parse_and_store_the_served_model_id(llama_server: st
     assert backend.model_id == listed == backend.config()["model"]
     # llama-cpp-python's server refuses "json_schema" (422) and takes json_object + schema.
     assert backend._mode == "json_object"
+
+
+# ---------------------------------------------------------------- options and the CLI
+
+
+def test_options_go_to_the_chosen_drafter_only() -> None:
+    from annotator.drafting.backends import options_for
+
+    assert options_for("openai", model=None, base_url="http://h:1/v1", concurrency=3) == {
+        "model": None,  # the server's first model, not the transformers default
+        "base_url": "http://h:1/v1",
+        "concurrency": 3,
+    }
+    assert options_for("transformers", model="x.gguf", threads=None, base_url=None) == {
+        "model": "x.gguf"
+    }
+    with pytest.raises(DraftingConfigError) as info:
+        options_for("transformers", base_url="http://h:1/v1")
+    assert str(info.value) == "--base-url does not apply to the transformers drafter; " \
+        "it does to: openai"  # fmt: skip
+
+
+def test_run_refuses_an_option_the_drafter_does_not_take_before_any_work(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from annotator.cli import app
+
+    home = ["--home", str(tmp_path / "home")]
+    result = CliRunner().invoke(app, ["run", *home, "--base-url", "http://127.0.0.1:9/v1"])
+    assert result.exit_code == 2
+    assert "--base-url does not apply to the transformers drafter" in result.output
+    result = CliRunner().invoke(app, ["run", *home, "--drafter", "nope"])
+    assert result.exit_code == 2
+    assert "unknown drafting backend 'nope'; known drafting backends:" in result.output
+    assert "openai" in result.output and "vllm" in result.output
+    assert not (tmp_path / "home").exists()  # refused before the data folder was made
