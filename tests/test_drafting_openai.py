@@ -28,7 +28,9 @@ from annotator.drafting.openai_backend import (
     DraftingServerError,
     OpenAIDraftingBackend,
     RepairedGeneration,
-    _retry_after,
+)
+from annotator.drafting.openai_backend import (
+    retry_after as _retry_after,
 )
 from annotator.drafting.schema import parse_draft
 

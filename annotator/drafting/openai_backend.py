@@ -13,21 +13,25 @@ with exponential backoff, honouring ``Retry-After``. The API key comes from
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from annotator.drafting.base import DraftRequest, DraftResult, Generation, register_drafting
+from annotator.drafting.openai_http import (
+    DraftingServerError,
+    Rejected,
+    call,
+    normalise_base_url,
+    retry_after,
+)
 from annotator.drafting.schema import DraftParseError, parse_draft
 from extractors.base import Availability
 from extractors.errors import AnnotatorError
@@ -41,30 +45,12 @@ ENV_API_KEY = "OPENAI_API_KEY"
 #: json_object comes before guided_json: llama-cpp-python's server ignores unknown
 #: fields, so guided_json would be accepted there and constrain nothing.
 STRUCTURED_MODES = ("json_schema", "json_object", "guided_json", "prompt")
-_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-_MAX_RETRY_WAIT_S = 60.0
-_FORMAT_COMPLAINT = re.compile(r"response_format|json_schema|json_object|guided_json", re.I)
-
-
-class DraftingServerError(AnnotatorError, ConnectionError):
-    """The drafting server could not be reached, or refused the request."""
-
-    code = "drafting_server_error"
 
 
 class DraftingConfigError(AnnotatorError, ValueError):
     """A drafting option is missing or wrong (no base URL, bad mode)."""
 
     code = "drafting_config"
-
-
-class _Rejected(Exception):
-    """The server answered 400/422: the structured-output mode may be what it rejects."""
-
-    def __init__(self, status: int, detail: str):
-        super().__init__(f"HTTP {status}: {detail}")
-        self.status = status
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -74,46 +60,6 @@ class RepairedGeneration(Generation):
 
     first_text: str = ""
     first_error: str = ""
-
-
-def _normalise_base_url(url: str) -> str:
-    """``http://host:8000`` -> ``http://host:8000/v1`` (the OpenAI client's convention)."""
-    url = url.rstrip("/")
-    if urlsplit(url).path in ("", "/"):
-        url += "/v1"
-    return url
-
-
-def _retry_after(value: str | None, attempt: int, backoff_s: float) -> float:
-    """Seconds to wait before the next attempt: the server's Retry-After (seconds or an
-    HTTP date) when it gives one, else exponential backoff; capped either way."""
-    if value:
-        try:
-            return min(max(float(value), 0.0), _MAX_RETRY_WAIT_S)
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(value).timestamp()
-            except (ValueError, TypeError):
-                pass  # unreadable: back off as if none was given
-            else:
-                return min(max(when - time.time(), 0.0), _MAX_RETRY_WAIT_S)
-    return min(backoff_s * (2**attempt), _MAX_RETRY_WAIT_S)
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def _error_detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return _one_line(response.text) or response.reason_phrase
-    error = body.get("error", body) if isinstance(body, dict) else body
-    if isinstance(error, dict):
-        return _one_line(str(error.get("message") or error.get("detail") or error))
-    return _one_line(str(error))
 
 
 def repair_messages(
@@ -188,7 +134,7 @@ class OpenAIDraftingBackend:
                 f"the openai drafter needs a server: pass --base-url (option base_url) "
                 f"or set {ENV_BASE_URL}, e.g. http://127.0.0.1:8000/v1"
             )
-        return _normalise_base_url(url)
+        return normalise_base_url(url)
 
     @property
     def model(self) -> str:
@@ -247,59 +193,21 @@ class OpenAIDraftingBackend:
                 self._client = None
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict[str, Any]:
-        """One API call with bounded retries; 400/422 raise ``_Rejected``, anything else
-        that does not succeed raises ``DraftingServerError`` (one line, no key)."""
-        client = self._http()
-        where = f"{self.base_url}{path}"
-        for attempt in range(self.retries + 1):
-            last = attempt == self.retries
-            try:
-                response = client.request(method, path, json=body)
-            except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
-                # The server is slow, not gone: sending the request again only adds load.
-                raise DraftingServerError(
-                    f"drafting server {where} did not answer within {self.timeout:g} s "
-                    "(option timeout)"
-                ) from None
-            except httpx.TransportError as exc:  # refused, dropped, reset: try again
-                if last:
-                    raise DraftingServerError(
-                        f"drafting server {where} unreachable after {attempt + 1} "
-                        f"attempt(s): {type(exc).__name__}: {_one_line(str(exc)) or 'no reply'}"
-                    ) from None
-                wait = _retry_after(None, attempt, self.backoff)
-                log.info("%s %s: %s, retry in %.1fs", method, path, type(exc).__name__, wait)
-                self._sleep(wait)
-                continue
-            if response.status_code >= 500 and _FORMAT_COMPLAINT.search(response.text):
-                # llama-cpp-python (and ik_llama) answer an unknown response_format with
-                # 500, not 400: a request to change, not one to send again.
-                raise _Rejected(response.status_code, _error_detail(response))
-            if response.status_code in _RETRY_STATUS and not last:
-                wait = _retry_after(response.headers.get("retry-after"), attempt, self.backoff)
-                log.info("%s %s: HTTP %d, retry in %.1fs", method, path, response.status_code, wait)
-                self._sleep(wait)
-                continue
-            if response.status_code in (400, 422):
-                raise _Rejected(response.status_code, _error_detail(response))
-            if response.status_code >= 400:
-                raise DraftingServerError(
-                    f"drafting server {where} answered HTTP {response.status_code}: "
-                    f"{_error_detail(response)}"
-                )
-            try:
-                data = response.json()
-            except ValueError:
-                raise DraftingServerError(f"drafting server {where} sent no JSON") from None
-            if not isinstance(data, dict):
-                raise DraftingServerError(f"drafting server {where} sent unexpected JSON")
-            return data
-        raise AssertionError("unreachable")  # the loop returns or raises
+        return call(
+            self._http(),
+            method,
+            path,
+            body,
+            retries=self.retries,
+            backoff=self.backoff,
+            timeout=self.timeout,
+            sleep=self._sleep,
+        )
 
     def _first_model(self) -> str:
         try:
             data = self._call("GET", "/models")
-        except _Rejected as exc:
+        except Rejected as exc:
             raise DraftingServerError(f"{self.base_url}/models: {exc}") from None
         models = [m.get("id") for m in data.get("data", []) if isinstance(m, dict)]
         if not models or not models[0]:
@@ -358,7 +266,7 @@ class OpenAIDraftingBackend:
                     "/chat/completions",
                     self.request_body(messages, json_schema, mode, seed, temperature),
                 )
-            except _Rejected as exc:
+            except Rejected as exc:
                 if index + 1 < len(modes):
                     log.info("server rejected %s (%s); trying %s", mode, exc, modes[index + 1])
                     continue
@@ -502,4 +410,5 @@ __all__ = [
     "OpenAIDraftingBackend",
     "RepairedGeneration",
     "repair_messages",
+    "retry_after",
 ]
