@@ -322,7 +322,7 @@ def test_server_down_gives_one_typed_line(monkeypatch) -> None:
     assert message.startswith(f"drafting server http://127.0.0.1:{port}/v1/models unreachable")
     assert "\n" not in message and KEY not in message
     availability = backend.available()
-    assert not availability.ok and "unreachable after 2 attempt(s)" in availability.detail
+    assert not availability.ok and "unreachable after 1 attempt(s)" in availability.detail
 
 
 def test_missing_base_url_names_the_option_and_the_variable(monkeypatch) -> None:

@@ -169,7 +169,8 @@ class OpenAIDraftingBackend:
     def available(self) -> Availability:
         try:
             url = self.base_url
-            model = self.model
+            # One quick look (no retries): `annotator models` should not wait on a dead server.
+            model = self._model or self._first_model(retries=0)
         except AnnotatorError as exc:
             return Availability(False, str(exc))
         return Availability(True, f"{url}: {model}")
@@ -192,21 +193,23 @@ class OpenAIDraftingBackend:
                 self._client.close()
                 self._client = None
 
-    def _call(self, method: str, path: str, body: dict | None = None) -> dict[str, Any]:
+    def _call(
+        self, method: str, path: str, body: dict | None = None, retries: int | None = None
+    ) -> dict[str, Any]:
         return call(
             self._http(),
             method,
             path,
             body,
-            retries=self.retries,
+            retries=self.retries if retries is None else retries,
             backoff=self.backoff,
             timeout=self.timeout,
             sleep=self._sleep,
         )
 
-    def _first_model(self) -> str:
+    def _first_model(self, retries: int | None = None) -> str:
         try:
-            data = self._call("GET", "/models")
+            data = self._call("GET", "/models", retries=retries)
         except Rejected as exc:
             raise DraftingServerError(f"{self.base_url}/models: {exc}") from None
         models = [m.get("id") for m in data.get("data", []) if isinstance(m, dict)]

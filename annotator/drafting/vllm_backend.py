@@ -164,7 +164,7 @@ class VLLMDraftingBackend:
         if not vllm_installed():
             return Availability(False, f"vllm is not installed: {INSTALL_HINT}")
         try:
-            resolved = resolve_model(self.model_spec)
+            resolved = resolve_model(self.model_spec, join=False)  # no 1 GB join to check
         except ModelNotAvailableError as exc:
             return Availability(False, str(exc))
         return Availability(True, engine_kwargs(resolved, 0, 0.0, 0)["model"])
