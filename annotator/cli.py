@@ -187,9 +187,13 @@ def run(
     voice: Annotated[str, typer.Option(help="Voice backend.")] = "opensmile",
     speech: Annotated[str, typer.Option(help="Speech backend.")] = "faster-whisper",
     drafter: Annotated[
-        str,
-        typer.Option("--drafter", help="Drafting backend: transformers, llamacpp, openai, vllm."),
-    ] = "transformers",
+        str | None,
+        typer.Option(
+            "--drafter",
+            help="Drafting backend: llamacpp, transformers, openai, vllm "
+            "(default: $ANNOTATOR_DRAFTING_BACKEND, else llamacpp).",
+        ),
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -263,6 +267,7 @@ def run(
     from annotator.drafting.backends import options_for
     from extractors.errors import AnnotatorError
 
+    drafter = drafter or Settings.load(home=home, db_url=db).drafting_backend
     try:
         drafting_options = options_for(
             drafter,

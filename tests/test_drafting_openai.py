@@ -434,15 +434,22 @@ def test_options_go_to_the_chosen_drafter_only() -> None:
         "it does to: openai"  # fmt: skip
 
 
-def test_run_refuses_an_option_the_drafter_does_not_take_before_any_work(tmp_path) -> None:
+def test_run_refuses_an_option_the_drafter_does_not_take_before_any_work(
+    tmp_path, monkeypatch
+) -> None:
     from typer.testing import CliRunner
 
     from annotator.cli import app
 
     home = ["--home", str(tmp_path / "home")]
-    result = CliRunner().invoke(app, ["run", *home, "--base-url", "http://127.0.0.1:9/v1"])
+    url = ["--base-url", "http://127.0.0.1:9/v1"]
+    result = CliRunner().invoke(app, ["run", *home, "--drafter", "transformers", *url])
     assert result.exit_code == 2
     assert "--base-url does not apply to the transformers drafter" in result.output
+    monkeypatch.setenv("ANNOTATOR_DRAFTING_BACKEND", "vllm")  # the default drafter
+    result = CliRunner().invoke(app, ["run", *home, *url])
+    assert result.exit_code == 2
+    assert "--base-url does not apply to the vllm drafter" in result.output
     result = CliRunner().invoke(app, ["run", *home, "--drafter", "nope"])
     assert result.exit_code == 2
     assert "unknown drafting backend 'nope'; known drafting backends:" in result.output
