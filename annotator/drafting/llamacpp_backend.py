@@ -7,6 +7,7 @@ parses. The model loads once per process; llama.cpp's own logging is silenced.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -41,6 +42,16 @@ class LlamaCppError(AnnotatorError, RuntimeError):
     """llama.cpp failed on a request (prompt past the context window, bad grammar)."""
 
     code = "drafting_engine_error"
+
+
+@atexit.register
+def _close_all() -> None:
+    """Free the models before interpreter shutdown: left to ``Llama.__del__`` they print
+    an ignored TypeError once llama.cpp's module globals are gone."""
+    with _LOCK:
+        for llm in _LOADED.values():
+            llm.close()
+        _LOADED.clear()
 
 
 def llamacpp_installed() -> bool:
