@@ -28,7 +28,8 @@ HAPPY_2 = {**VALID_DRAFT, "labels": ["happiness"], "valence": 0.5}
 class InvalidDrafter(ScriptedDrafter):
     name = "scripted-invalid"
 
-    def __init__(self, **options: Any):
+    def __init__(self, max_new_tokens: int = 512, **options: Any):
+        # max_new_tokens: the CLI hands it to every drafter that takes it
         super().__init__(outputs=["Sure! The person seems happy :)"])
 
 
