@@ -89,9 +89,9 @@ def test_joined_file_matches_the_pinned_sha256(joined_small: Path) -> None:
         assert fh.read(4) == b"GGUF"
     stamp = json.loads((joined_small.parent / SMALL.stamp_name).read_text())
     assert stamp["sha256"] == SMALL.sha256 and stamp["size"] == SMALL.size
-    # nothing half-written is left beside it
+    # nothing half-written is left beside it (only the joiners' lock file)
     assert sorted(p.name for p in joined_small.parent.iterdir()) == sorted(
-        [SMALL.filename, SMALL.stamp_name]
+        [SMALL.filename, SMALL.stamp_name, f".{SMALL.filename}.lock"]
     )
 
 
@@ -151,7 +151,7 @@ def test_wrong_sha_leaves_nothing_in_the_cache(tmp_path: Path) -> None:
     )
     with pytest.raises(ModelNotAvailableError, match="not the pinned"):
         join_parts(one_part, tmp_path)
-    assert not list(tmp_path.iterdir())
+    assert [p.name for p in tmp_path.iterdir()] == [".one.gguf.lock"]  # no temp file, no stamp
 
 
 def test_bundled_status_lists_every_bundled_model(tmp_path: Path) -> None:

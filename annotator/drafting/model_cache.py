@@ -13,6 +13,7 @@ gives, so drafts do not change), keyed by the GGUF's content, and later loads re
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -132,6 +133,14 @@ def join_parts(model: SplitGGUF, cache_dir: Path | None = None) -> Path:
         return found
     parts = part_paths(model)
     cache_dir.mkdir(parents=True, exist_ok=True)
+    # One joiner at a time (workers start together); the others then find it stamped.
+    with (cache_dir / f".{model.filename}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = cached_file(model, cache_dir)
+        return found if found is not None else _join(model, parts, cache_dir)
+
+
+def _join(model: SplitGGUF, parts: list[Path], cache_dir: Path) -> Path:
     target = cache_dir / model.filename
     digest = hashlib.sha256()
 
