@@ -49,9 +49,10 @@ _MODELS: dict[tuple[str, str, str, int], Any] = {}
 _MODELS_LOCK = threading.Lock()
 #: ``language`` value that means: detect with a multilingual model, ``en`` otherwise.
 AUTO_LANGUAGE = "auto"
-#: Default batch size: on 2 CPU threads 4 and 8 were equally fast on a 60-s clip
-#: (more only adds memory); see the module docstring.
-DEFAULT_BATCH_SIZE = 8
+#: Default batch size: on 2 CPU threads 2, 4 and 8 were equally fast on a 60-s clip, and
+#: each slot holds up to 30 s of features: at 8, a 20-min clip peaked 1.8x a 1-min one,
+#: at 2 1.2x (benchmarks/README.md). More only adds memory on a CPU.
+DEFAULT_BATCH_SIZE = 2
 
 
 def is_multilingual(whisper: Any) -> bool:
