@@ -8,15 +8,15 @@ import os
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from annotator.cli_common import DbOpt, HomeOpt, console, err, settings_for
+from annotator.cli_run import _run, run
 from annotator.config import Settings
 
 app = typer.Typer(
@@ -25,25 +25,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", envvar="ANNOTATOR_HOME", help="Data folder (database, cue files)."),
-]
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db", envvar="ANNOTATOR_DB_URL", help="SQLAlchemy URL; default SQLite in --home."
-    ),
-]
-
-
-def _settings(home: Path | None, db: str | None, **overrides: Any) -> Settings:
-    settings = Settings.load(home=home, db_url=db, **overrides)
-    settings.ensure_home()
-    return settings
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -71,24 +52,12 @@ def main_callback(
     _setup_logging(verbose)
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[detail]}"),
-        console=err,
-        transient=False,
-    )
-
-
 @app.command()
 def init(home: HomeOpt = None, db: DbOpt = None) -> None:
     """Create the data folder and the database tables."""
     from db import get_engine
 
-    settings = _settings(home, db)
+    settings = settings_for(home, db)
     get_engine(settings.db_url)
     console.print(f"data folder: {settings.home}\ndatabase:    {settings.db_url}")
 
@@ -132,7 +101,7 @@ def ingest(
             err.print("[red]✗[/] give media files or folders, or --speakers-csv")
             raise typer.Exit(1)
         paths = [Path(p) for p in table.by_path]
-    settings = _settings(home, db)
+    settings = settings_for(home, db)
     result = run_ingest(settings, paths, speaker=speaker, speakers=table.by_path if table else None)
     for _path, code, message in result.failed:
         err.print(f"[red]✗[/] {escape(message)} [dim]({code})[/]")
@@ -165,7 +134,7 @@ def speakers(home: HomeOpt = None, db: DbOpt = None) -> None:
     from annotator.speakers import speaker_counts
     from db import session_scope
 
-    settings = _settings(home, db)
+    settings = settings_for(home, db)
     with session_scope(settings.db_url) as session:
         rows = speaker_counts(session)
     if not rows:
@@ -179,197 +148,7 @@ def speakers(home: HomeOpt = None, db: DbOpt = None) -> None:
     console.print(table)
 
 
-@app.command()
-def run(
-    home: HomeOpt = None,
-    db: DbOpt = None,
-    face: Annotated[str, typer.Option(help="Face backend.")] = "landmarks",
-    voice: Annotated[str, typer.Option(help="Voice backend.")] = "opensmile",
-    speech: Annotated[str, typer.Option(help="Speech backend.")] = "faster-whisper",
-    drafter: Annotated[
-        str | None,
-        typer.Option(
-            "--drafter",
-            help="Drafting backend: llamacpp, transformers, openai, vllm "
-            "(default: $ANNOTATOR_DRAFTING_BACKEND, else llamacpp).",
-        ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            help="Drafting model for the chosen drafter: bundled name, local path or hub id; "
-            "for openai the server's model name (default: its first)."
-        ),
-    ] = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option(
-            "--base-url",
-            help="openai drafter: the server, e.g. http://127.0.0.1:8000/v1 "
-            "(default: $OPENAI_BASE_URL; the key comes from $OPENAI_API_KEY).",
-        ),
-    ] = None,
-    concurrency: Annotated[
-        int | None,
-        typer.Option(min=1, help="openai drafter: requests in flight at once (default 8)."),
-    ] = None,
-    max_new_tokens: Annotated[int, typer.Option(help="Draft length cap.")] = 512,
-    threads: Annotated[
-        int, typer.Option(help="CPU threads for in-process drafting (0: one per core).")
-    ] = 0,
-    samples: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            max=16,
-            help="Drafts per clip; all are kept, the most consistent one is used and the "
-            "samples' agreement becomes its confidence.",
-        ),
-    ] = 1,
-    hints: Annotated[
-        bool,
-        typer.Option(
-            "--hints/--no-hints",
-            help="Add EMFACS, prosody-arousal and text-sentiment hints to the cue text, "
-            "marked as hints.",
-        ),
-    ] = True,
-    emotion_prompt: Annotated[
-        bool,
-        typer.Option("--emotion-prompt", help="Append an EmotionPrompt-style sentence."),
-    ] = False,
-    openface_dir: Annotated[
-        Path | None, typer.Option(help="Folder of OpenFace CSVs (face=openface).")
-    ] = None,
-    no_draft: Annotated[
-        bool, typer.Option("--no-draft", help="Extract and textualize only.")
-    ] = False,
-    clip: Annotated[
-        list[str] | None, typer.Option("--clip", help="Only these clips (id, name or path).")
-    ] = None,
-    parallel_stages: Annotated[
-        bool | None,
-        typer.Option(
-            "--parallel-stages/--serial-stages",
-            help="Face beside voice+speech in two threads (default: on with 2+ cores).",
-        ),
-    ] = None,
-    clip_timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--clip-timeout",
-            min=0,
-            help="Stop decoding a clip after this many seconds; it fails with code timeout.",
-        ),
-    ] = None,
-) -> None:
-    """Extract cues, textualize and draft every clip; finished stages are skipped on rerun."""
-    from annotator.drafting.backends import options_for
-    from extractors.errors import AnnotatorError
-
-    drafter = drafter or Settings.load(home=home, db_url=db).drafting_backend
-    try:
-        drafting_options = options_for(
-            drafter,
-            model=model,
-            max_new_tokens=max_new_tokens,
-            threads=threads or None,
-            base_url=base_url,
-            concurrency=concurrency,
-        )
-    except AnnotatorError as exc:  # unknown drafter, an option it does not take
-        err.print(f"[red]✗[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
-    face_options = {"csv_dir": str(openface_dir)} if openface_dir and face == "openface" else {}
-    settings = _settings(
-        home,
-        db,
-        face_backend=face,
-        voice_backend=voice,
-        speech_backend=speech,
-        drafting_backend=drafter,
-        drafting_options=drafting_options,
-        face_options=face_options,
-        samples=samples,
-        hints=hints,
-        emotion_prompt=emotion_prompt,
-    )
-    result = _run(
-        settings,
-        draft=not no_draft,
-        clips=clip,
-        parallel_stages=parallel_stages,
-        clip_timeout=clip_timeout,
-    )
-    if result is None or result.failed:
-        raise typer.Exit(1)
-
-
-def _run(
-    settings: Settings,
-    draft: bool,
-    clips: list[str] | None,
-    parallel_stages: bool | None = None,
-    clip_timeout: float | None = None,
-) -> Any:
-    """Run the pipeline with a progress bar; None when it could not start (message printed)."""
-    from sqlmodel import select
-
-    from annotator.pipeline import Runner
-    from db import Clip, session_scope
-    from db.queries import find_clip
-
-    with session_scope(settings.db_url) as session:
-        if clips:
-            ids: list[int] | None = []
-            for ref in clips:
-                found = find_clip(session, ref) or find_clip(session, str(Path(ref).resolve()))
-                if found is None or found.id is None:
-                    err.print(f"[red]✗[/] no clip {escape(ref)!r}; see `annotator status`")
-                    return None
-                ids.append(found.id)  # type: ignore[union-attr]
-        else:
-            ids = None
-        total = len(ids) if ids is not None else len(session.exec(select(Clip.id)).all())
-    try:
-        runner = Runner(
-            settings, draft=draft, parallel_stages=parallel_stages, clip_timeout=clip_timeout
-        )
-    except Exception as exc:  # unknown backend name, bad option
-        err.print(f"[red]✗[/] {escape(str(exc))}")
-        return None
-    with _progress() as progress:
-        task = progress.add_task("clips", total=total, detail="")
-
-        def on_step(clip: Any, stage: str) -> None:
-            if stage == "finished":
-                progress.advance(task)
-                progress.update(task, detail="")
-            else:
-                progress.update(task, detail=f"{clip.name}: {stage}")
-
-        result = runner.run(ids, progress=on_step)
-    _print_run_summary(result)
-    return result
-
-
-def _print_run_summary(result: Any) -> None:
-    for outcome in result.outcomes:
-        if outcome.status == "failed":
-            for code, message in outcome.errors:
-                err.print(f"[red]✗[/] {escape(outcome.name)}: {escape(message)} [dim]({code})[/]")
-        elif outcome.status == "partial":
-            gone = "; ".join(f"{k}: {v}" for k, v in outcome.missing.items())
-            console.print(f"[yellow]~[/] {escape(outcome.name)}: partial ({escape(gone)})")
-    counts = result.counts()
-    codes = result.error_codes()
-    line = (
-        f"run {result.job_id}: {len(result.outcomes)} clips: {counts.get('done', 0)} done, "
-        f"{counts.get('partial', 0)} partial, {counts.get('failed', 0)} failed"
-    )
-    if codes:
-        line += " (" + ", ".join(f"{k}: {v}" for k, v in codes.most_common()) + ")"
-    console.print(line)
+app.command()(run)  # annotator/cli_run.py
 
 
 @app.command()
@@ -385,7 +164,7 @@ def cues(
     from db import session_scope
     from db.queries import find_clip, latest_cue_text
 
-    settings = _settings(home, db)
+    settings = settings_for(home, db)
     with session_scope(settings.db_url) as session:
         found = find_clip(session, clip) or find_clip(session, str(Path(clip).resolve()))
         if found is None or found.id is None:
@@ -408,7 +187,7 @@ def status(
     from db import session_scope
     from db.queries import status_counts
 
-    settings = _settings(home, db)
+    settings = settings_for(home, db)
     with session_scope(settings.db_url) as session:
         counts = status_counts(session)
     if as_json:
@@ -450,7 +229,7 @@ def export(
     if fmt not in FORMATS:
         err.print(f"[red]✗[/] unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
         raise typer.Exit(2)
-    settings = _settings(home, db)
+    settings = settings_for(home, db)
     with session_scope(settings.db_url) as session:
         path = run_export(session, fmt, out, copy_media=not no_media)
     console.print(f"exported ({fmt}) to {path}")
@@ -485,7 +264,7 @@ def review(
     address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
     """Start the Streamlit review app (headless): open the printed URL in a browser."""
-    settings = _settings(home, db)
+    settings = settings_for(home, db)
     env = {**os.environ, "ANNOTATOR_HOME": str(settings.home), "ANNOTATOR_DB_URL": settings.db_url}
     console.print(f"review app: http://{address}:{port}  (Ctrl-C to stop)")
     command = review_command(settings, port, address)
@@ -514,7 +293,7 @@ def demo(
     from db.queries import find_clip, latest_draft
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    settings = _settings(home, None, drafting_options={"max_new_tokens": max_new_tokens})
+    settings = settings_for(home, None, drafting_options={"max_new_tokens": max_new_tokens})
     sample = sample_clip()
     console.print(f"[bold]1/4 ingest[/] {sample.name}")
     ingested = run_ingest(settings, [sample])

@@ -46,18 +46,37 @@ def test_every_registered_backend_is_listed() -> None:
     from annotator.drafting import drafting_names
     from extractors import registry
 
-    assert {"landmarks", "openface", "pyfeat"} <= set(registry.names("face"))
+    assert registry.names("face") == ["landmarks", "mediapipe", "openface", "pyfeat"]
     assert registry.names("voice") == ["opensmile"]
     assert registry.names("speech") == ["faster-whisper", "whisperx"]
-    assert "transformers" in drafting_names()
+    assert drafting_names() == ["llamacpp", "openai", "transformers", "vllm"]
 
 
 def test_unknown_backend_names_the_known_ones() -> None:
     from extractors import registry
     from extractors.registry import UnknownBackendError
 
-    with pytest.raises(UnknownBackendError, match="known face backends: landmarks, openface"):
+    with pytest.raises(
+        UnknownBackendError, match="known face backends: landmarks, mediapipe, openface, pyfeat"
+    ):
         registry.create("face", "nope")
+    with pytest.raises(UnknownBackendError, match="known kinds: face, voice, speech, drafting"):
+        registry.create("gaze", "nope")
+
+
+def test_environment_overrides_a_default_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    """lhotse-style: ANNOTATOR_<KIND>_BACKEND picks the default; a command-line value wins."""
+    from annotator.config import Settings
+
+    monkeypatch.setenv("ANNOTATOR_FACE_BACKEND", "landmarks")
+    monkeypatch.setenv("ANNOTATOR_DRAFTING_BACKEND", "openai")
+    settings = Settings.load(home="/tmp/unused-home", db_url="sqlite://")
+    assert (settings.face_backend, settings.drafting_backend) == ("landmarks", "openai")
+    assert Settings.load(home="/tmp/unused-home", face_backend="openface").face_backend == (
+        "openface"
+    )
+    monkeypatch.delenv("ANNOTATOR_FACE_BACKEND")
+    assert Settings.load(home="/tmp/unused-home").face_backend == "mediapipe"
 
 
 def test_layering_extractors_and_textualize_do_not_import_db_or_annotator() -> None:
