@@ -14,8 +14,9 @@ import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 from sqlmodel import col, select
@@ -70,6 +71,7 @@ from textualize.speaker import key_of as speaker_key
 from textualize.speaker import with_speaker_baseline
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 MODALITY_STAGES = (Stage.FACE, Stage.VOICE, Stage.SPEECH)
@@ -181,19 +183,34 @@ class Runner:
             job_id = job.id
         assert job_id is not None
         result = RunResult(job_id=job_id)
-        # Clips are extracted and textualized one by one; their drafts wait in a batch of
-        # DRAFT_BATCH so a batch engine drafts many at once. Outcomes keep clip order.
+        # Two passes. First every clip's cues are extracted and stored (and dropped from
+        # memory), so that a speaker's baseline is complete before any of their clips is
+        # worded; then each clip's cues are read back, textualized, and its draft waits in
+        # a batch of DRAFT_BATCH so a batch engine drafts many at once. Outcomes keep order.
         outcomes: dict[int, ClipOutcome] = {}
-        batch: list[tuple[Clip, ClipOutcome, PlannedDraft]] = []
+        to_word: list[int] = []
         for index, clip in enumerate(clips):
-            planned = self._prepare_guarded(clip, job_id, progress)
+            extracted = self._guarded(partial(self._extract_clip, clip, job_id, progress), clip)
+            if isinstance(extracted, ClipOutcome):
+                outcomes[index] = extracted
+                if progress:
+                    progress(clip, "finished")
+            else:
+                outcomes[index] = extracted[0]
+                to_word.append(index)
+        batch: list[tuple[Clip, ClipOutcome, PlannedDraft]] = []
+        for index in to_word:
+            clip, outcome = clips[index], outcomes[index]
+            planned = self._guarded(
+                partial(self._word_stored, clip, outcome, job_id, progress), clip
+            )
             if isinstance(planned, ClipOutcome):
-                outcomes[index] = planned
+                if planned is not outcome:  # crashed: the crash outcome replaces it
+                    outcomes[index] = planned
                 if progress:
                     progress(clip, "finished")
                 continue
             batch.append(planned)
-            outcomes[index] = planned[1]
             if len(batch) >= DRAFT_BATCH:
                 self._draft_batch(batch, job_id, progress)
                 batch = []
@@ -227,12 +244,10 @@ class Runner:
         self._draft_batch([planned], job_id, None)
         return planned[1]
 
-    def _prepare_guarded(
-        self, clip: Clip, job_id: int | None, progress: Callable[[Clip, str], None] | None
-    ) -> ClipOutcome | tuple[Clip, ClipOutcome, PlannedDraft]:
-        """``_prepare``, with a crash outside the stages failing this clip only."""
+    def _guarded(self, step: Callable[[], _T], clip: Clip) -> _T | ClipOutcome:
+        """``step()``, with a crash outside the stages failing this clip only."""
         try:
-            return self._prepare(clip, job_id, progress)
+            return step()
         except Exception as exc:  # a bug outside the stages must not stop the batch either
             return self._crashed(clip, exc)
 
@@ -289,6 +304,19 @@ class Runner:
         progress: Callable[[Clip, str], None] | None,
     ) -> ClipOutcome | tuple[Clip, ClipOutcome, PlannedDraft]:
         """Extract and textualize; the finished outcome, or the draft still to make."""
+        extracted = self._extract_clip(clip, job_id, progress)
+        if isinstance(extracted, ClipOutcome):
+            return extracted
+        return self._word(clip, *extracted, job_id, progress)
+
+    def _extract_clip(
+        self,
+        clip: Clip,
+        job_id: int | None,
+        progress: Callable[[Clip, str], None] | None,
+    ) -> ClipOutcome | tuple[ClipOutcome, Cues, dict[str, int | None]]:
+        """Every modality stage of the clip: stored results reused, the rest extracted and
+        stored; the finished (failed) outcome when the media file is gone."""
         assert clip.id is not None
         outcome = ClipOutcome(clip_id=clip.id, name=clip.name, status="done")
 
@@ -333,10 +361,47 @@ class Runner:
                 records[name] = record_id
                 if cue is not None:
                     setattr(cues, name, cue)
+        return outcome, cues, records
+
+    def _read_back(self, clip: Clip) -> tuple[Cues, dict[str, int | None]]:
+        """The cues the first pass stored (a stage that failed there stays missing)."""
+        scratch = ClipOutcome(clip_id=clip.id or 0, name=clip.name, status="done")
+        cues = Cues(media=MediaInfo.from_dict(clip.media_json))
+        records: dict[str, int | None] = {}
+        for stage in MODALITY_STAGES:
+            reused = self._reuse(stage, clip, None, scratch)
+            if reused is not None:
+                records[stage] = reused[1]
+                if reused[0] is not None:
+                    setattr(cues, stage, reused[0])
+        return cues, records
+
+    def _word_stored(
+        self,
+        clip: Clip,
+        outcome: ClipOutcome,
+        job_id: int | None,
+        progress: Callable[[Clip, str], None] | None,
+    ) -> ClipOutcome | tuple[Clip, ClipOutcome, PlannedDraft]:
+        return self._word(clip, outcome, *self._read_back(clip), job_id, progress)
+
+    def _word(
+        self,
+        clip: Clip,
+        outcome: ClipOutcome,
+        cues: Cues,
+        records: dict[str, int | None],
+        job_id: int | None,
+        progress: Callable[[Clip, str], None] | None,
+    ) -> ClipOutcome | tuple[Clip, ClipOutcome, PlannedDraft]:
+        """Textualize the clip's cues and plan its draft: the finished outcome when there
+        is nothing to draft, else the draft still to make."""
+        assert clip.id is not None
         for modality, reason in cues.all_missing().items():
             outcome.missing.setdefault(modality, reason)
         cues.missing.update({k: v for k, v in outcome.missing.items() if getattr(cues, k) is None})
-        step(Stage.TEXTUALIZE)
+        if progress:
+            progress(clip, Stage.TEXTUALIZE)
         text_record = self._textualize(clip.id, cues, records, job_id)
         if not self.draft:
             self._conclude(outcome, None)
