@@ -45,3 +45,10 @@ class ExtractionError(AnnotatorError, RuntimeError):
     """A backend failed on a clip it should have handled."""
 
     code = "extraction_failed"
+
+
+def first_line(value: object) -> str:
+    """The first line of an error's text (or its type name when it has none): what a
+    one-line message, a stage record or a summary shows."""
+    text = str(value).strip()
+    return text.splitlines()[0] if text else type(value).__name__

@@ -252,7 +252,7 @@ def test_changed_config_redrafts_but_reuses_cues(settings, demo_clip: Path) -> N
 def test_a_crash_outside_the_stages_fails_that_clip_only(
     settings, demo_clip: Path, feat_data: Path, monkeypatch, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    import annotator.pipeline as pipeline
+    import annotator.stage_store as pipeline
 
     scripted(settings)
     settings.face_options = {"frame_rate": 1.0}

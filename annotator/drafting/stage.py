@@ -29,7 +29,7 @@ from annotator.drafting.prompt import PROMPT_VERSION, build_messages
 from annotator.drafting.schema import DraftParseError, decoding_schema, parse_draft
 from db import CueTextRecord, Draft, DraftStatus, Stage, StageStatus, session_scope
 from db.queries import stage_run
-from extractors.errors import AnnotatorError
+from extractors.errors import AnnotatorError, first_line
 from extractors.schema import config_hash
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class DraftStage:
             return [self._failed(p.item, p.key, p.cfg, job_id, exc.code, str(exc)) for p in planned]
         except Exception as exc:  # a backend bug fails these clips, not the batch
             log.debug("drafting crashed\n%s", traceback.format_exc())
-            message = f"drafting crashed: {type(exc).__name__}: {_first_line(exc)}"
+            message = f"drafting crashed: {type(exc).__name__}: {first_line(exc)}"
             return [
                 self._failed(p.item, p.key, p.cfg, job_id, "drafting_failed", message)
                 for p in planned
@@ -275,7 +275,7 @@ class DraftStage:
         code: str,
         message: str,
     ) -> DraftOutcome:
-        message = _first_line(message)
+        message = first_line(message)
         self.save_stage(
             item.clip_id, Stage.DRAFT, key, cfg, StageStatus.FAILED, job_id, code=code,
             message=message,
@@ -311,8 +311,3 @@ def _fill(draft: Draft, gen: Generation, cue_text: str) -> Sample:
     draft.grounding_rate = grounding.rate
     draft.ungrounded_clues = grounding.ungrounded
     return Sample(list(fields.labels), fields.valence, fields.arousal)
-
-
-def _first_line(value: object) -> str:
-    text = str(value).strip()
-    return text.splitlines()[0] if text else type(value).__name__

@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from extractors.base import Availability
-from extractors.errors import ExtractionError, ModelNotAvailableError
+from extractors.errors import ExtractionError, ModelNotAvailableError, first_line
 from extractors.media import AUDIO_SAMPLE_RATE, ClipMedia
 from extractors.registry import register
 from extractors.schema import SpeechCues, SpeechSegment, Word, config_hash
@@ -78,11 +78,6 @@ def _cached(key: tuple[Any, ...], load: Any) -> Any:
         if key not in _CACHE:
             _CACHE[key] = load()
         return _CACHE[key]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @contextlib.contextmanager
@@ -266,7 +261,7 @@ class WhisperXSpeechBackend(WhisperCuesMixin):
             except Exception as exc:
                 raise ModelNotAvailableError(
                     f"whisperx could not load {path} with the {self.vad_method} VAD: "
-                    f"{_first_line(exc)}"
+                    f"{first_line(exc)}"
                 ) from exc
 
         return _cached(key, load), language
@@ -335,7 +330,7 @@ class WhisperXSpeechBackend(WhisperCuesMixin):
             aligner = load_aligner(found, str(language), self.device)
             return align_segments(segments, aligner, signal, self.device), True, None
         except Exception as exc:
-            return segments, False, f"alignment with {found.detail} failed ({_first_line(exc)})"
+            return segments, False, f"alignment with {found.detail} failed ({first_line(exc)})"
 
     def _diarize(
         self, segments: list[dict[str, Any]], signal: np.ndarray, warnings: list[str]
@@ -350,7 +345,7 @@ class WhisperXSpeechBackend(WhisperCuesMixin):
             turns = self._diarizer(checkpoint)(signal)
             return list(whisperx.assign_word_speakers(turns, {"segments": segments})["segments"])
         except Exception as exc:
-            warnings.append(f"diarization with {detail} failed ({_first_line(exc)})")
+            warnings.append(f"diarization with {detail} failed ({first_line(exc)})")
             return segments
 
 

@@ -261,7 +261,6 @@ def test_batch_size_options() -> None:
     seq, b4, b8 = (FasterWhisperSpeechBackend(batch_size=n) for n in (0, 4, 8))
     assert b4.config_hash() == b8.config_hash()  # batch size changes speed only
     assert seq.config_hash() != b8.config_hash()  # sequential windows vs VAD chunks
-    assert FasterWhisperSpeechBackend().batch_size == 8
     with pytest.raises(ValueError, match="batch_size"):
         FasterWhisperSpeechBackend(batch_size=-1)
 
