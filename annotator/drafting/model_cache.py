@@ -1,4 +1,4 @@
-"""The data folder's model cache: GGUF files joined from split PyPI packages, and
+"""The model cache: GGUF files joined from split PyPI packages, and
 GGUF models converted once for transformers.
 
 PyPI caps a file's size, so some packages ship a GGUF in numbered parts
@@ -27,7 +27,6 @@ from typing import Any
 
 from extractors.errors import ModelNotAvailableError
 
-ENV_HOME = "ANNOTATOR_HOME"  # the same variable as annotator.config (no import: config imports us)
 _CHUNK = 8 * 1024 * 1024
 _MIB = 1024 * 1024
 
@@ -57,13 +56,11 @@ class SplitGGUF:
 
 
 def default_cache_dir() -> Path:
-    """``<ANNOTATOR_HOME or the default data folder>/models``, without needing Settings."""
-    home = os.environ.get(ENV_HOME)
-    if home:
-        return Path(home).expanduser() / "models"
-    from platformdirs import user_data_dir
+    """``<$ANNOTATOR_CACHE or the user cache folder>/models``: one copy per machine user,
+    shared by every data folder (``--home``), beside the joined Whisper models."""
+    from extractors.speech.models import cache_dir
 
-    return Path(user_data_dir("mer-annotator", appauthor=False)) / "models"
+    return cache_dir() / "models"
 
 
 def _part_path(model: SplitGGUF, index: int) -> Path | None:
@@ -125,7 +122,7 @@ def _write_atomic(path: Path, write: Callable[[Any], None], binary: bool = True)
 
 
 def join_parts(model: SplitGGUF, cache_dir: Path | None = None) -> Path:
-    """The joined GGUF in ``cache_dir`` (default: the data folder's model cache); joins and
+    """The joined GGUF in ``cache_dir`` (default: the user's model cache, ``default_cache_dir``); joins and
     checks the sha256 once, later calls reuse the stamped file."""
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     found = cached_file(model, cache_dir)

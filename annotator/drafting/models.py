@@ -4,7 +4,7 @@ Order: an installed package that ships the model (``bundled:`` names), a local
 directory or ``.gguf`` file, then the local Hugging Face cache. Nothing is
 downloaded when ``HF_HUB_OFFLINE=1``; a missing model raises one clear line
 naming what is missing and how to get it. Models split across several packages
-are joined once into the data folder's model cache (``model_cache``).
+are joined once into the user's model cache (``model_cache``).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def resolve_model(
     spec: str = DEFAULT_DRAFT_MODEL, cache_dir: Path | None = None, join: bool = True
 ) -> ResolvedModel:
     """Where ``spec`` lives on this machine. A split bundled model is joined into
-    ``cache_dir`` (default: the data folder's model cache) unless ``join=False``, which
+    ``cache_dir`` (default: the user's model cache, ``default_cache_dir``) unless ``join=False``, which
     only checks that its parts are installed (for `annotator models`)."""
     if spec in SPLIT_MODELS:
         split = SPLIT_MODELS[spec]
