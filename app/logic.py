@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from db.models import Draft, DraftStatus, Review, ReviewStatus
 from db.queries import ReviewInput
+from extractors.errors import AnnotatorError
 
 STEP = 0.05
 VALENCE_RANGE = (-1.0, 1.0)
@@ -20,8 +21,10 @@ DEFAULT_AROUSAL = 0.5
 ACTIONS = ("accept", "edit", "reject", "skip")
 
 
-class ReviewValidationError(ValueError):
+class ReviewValidationError(AnnotatorError, ValueError):
     """What the annotator entered cannot be saved; the message says why."""
+
+    code = "invalid_review"
 
 
 def parse_labels(text: str) -> list[str]:

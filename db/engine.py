@@ -18,6 +18,7 @@ from sqlmodel import Session, create_engine
 
 from db import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from db.migrations import CREATE_ALL_SCHEMA, HEAD, INITIAL
+from extractors.errors import AnnotatorError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -34,8 +35,10 @@ _ENGINES_LOCK = threading.Lock()
 _ALEMBIC_LOCK = threading.Lock()
 
 
-class SchemaError(RuntimeError):
+class SchemaError(AnnotatorError, RuntimeError):
     """The database cannot be brought to this schema; the message says why and what to do."""
+
+    code = "schema_mismatch"
 
 
 def sqlite_url(path: Path) -> str:

@@ -23,9 +23,10 @@ from db.models import (
     StageRun,
     utcnow,
 )
+from extractors.errors import AnnotatorError
 
 
-class StaleReviewError(Exception):
+class StaleReviewError(AnnotatorError, RuntimeError):
     """Someone saved this clip's review after you opened it; your save was refused."""
 
     code = "stale_review"

@@ -1,6 +1,8 @@
-"""Typed errors for bad input and missing models.
+"""The project's one error hierarchy: every error the tool raises on purpose is an
+``AnnotatorError`` with a short ``code``.
 
-Each error has a short ``code`` stored on the clip's stage record, and a message
+This module imports nothing, so every package may import it, ``db`` and ``textualize``
+included (the one exception to their "nothing of ours" rule). Each error has a short ``code`` stored on the clip's stage record, and a message
 that fits on one line and names the file or model. Subclasses also inherit the
 matching built-in, so ``except FileNotFoundError`` still works for callers who
 do not know ours (the pattern of ``datasets.exceptions``).

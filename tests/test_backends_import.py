@@ -89,6 +89,18 @@ def test_layering_extractors_and_textualize_do_not_import_db_or_annotator() -> N
     assert out.stdout.strip() == "[]", out.stderr[-1000:]
 
 
+def test_layering_db_imports_only_the_error_module_of_ours() -> None:
+    """db sits below everything: of our modules it may load only extractors.errors (a leaf
+    with no imports, the one error hierarchy), never a backend, textualize or annotator."""
+    code = (
+        "import sys, db, db.queries; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'extractors', 'textualize', 'annotator', 'app'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "['extractors', 'extractors.errors']", out.stderr[-1000:]
+
+
 def test_modules_import_without_side_effects() -> None:
     for name in ["annotator.cli", "annotator.pipeline", "annotator.export", "db.queries"]:
         importlib.import_module(name)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 from extractors import registry
 from extractors.base import Availability
 from extractors.errors import AnnotatorError
+from extractors.media import partial_hash
 from extractors.schema import config_hash
 
 
@@ -98,23 +97,17 @@ def drafter_key(backend: DraftingBackend) -> str:
 
 
 _FINGERPRINTS: dict[tuple[str, int, int], str] = {}
-_MIB = 1 << 20
 
 
 def file_fingerprint(path: str | Path) -> str:
-    """sha256 of a model file's size, first and last MiB: cheap on a 1 GB GGUF, and a
-    changed or replaced file gets a new key. Cached per (path, size, mtime)."""
+    """A model file's identity for the draft key: ``extractors.media.partial_hash`` (its size,
+    first and last MiB: cheap on a 1 GB GGUF, and a changed or replaced file gets a new key),
+    cached per (path, size, mtime) so a run hashes each file once."""
     p = Path(path)
     stat = p.stat()
     cache_key = (str(p.resolve()), stat.st_size, stat.st_mtime_ns)
     if cache_key not in _FINGERPRINTS:
-        digest = hashlib.sha256(str(stat.st_size).encode())
-        with p.open("rb") as fh:
-            digest.update(fh.read(_MIB))
-            if stat.st_size > 2 * _MIB:
-                fh.seek(-_MIB, os.SEEK_END)
-                digest.update(fh.read(_MIB))
-        _FINGERPRINTS[cache_key] = digest.hexdigest()[:16]
+        _FINGERPRINTS[cache_key] = partial_hash(p)[:16]
     return _FINGERPRINTS[cache_key]
 
 

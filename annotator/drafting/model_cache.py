@@ -122,8 +122,8 @@ def _write_atomic(path: Path, write: Callable[[Any], None], binary: bool = True)
 
 
 def join_parts(model: SplitGGUF, cache_dir: Path | None = None) -> Path:
-    """The joined GGUF in ``cache_dir`` (default: the user's model cache, ``default_cache_dir``); joins and
-    checks the sha256 once, later calls reuse the stamped file."""
+    """The joined GGUF in ``cache_dir`` (default: ``default_cache_dir()``); joins and checks
+    the sha256 once, later calls reuse the stamped file."""
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     found = cached_file(model, cache_dir)
     if found is not None:
@@ -161,16 +161,10 @@ def _join(model: SplitGGUF, parts: list[Path], cache_dir: Path) -> Path:
 
 
 def quick_fingerprint(path: str | Path) -> str:
-    """A cheap identity for a model file: its size plus a hash of its first and last MiB."""
-    path = Path(path)
-    size = path.stat().st_size
-    digest = hashlib.sha256(str(size).encode())
-    with path.open("rb") as fh:
-        digest.update(fh.read(_MIB))
-        if size > _MIB:
-            fh.seek(max(size - _MIB, _MIB))
-            digest.update(fh.read(_MIB))
-    return f"{size}-{digest.hexdigest()[:16]}"
+    """A cheap identity for a model file (size, first and last MiB): the drafting key's."""
+    from annotator.drafting.base import file_fingerprint
+
+    return file_fingerprint(path)
 
 
 def converted_gguf(resolved: Any, cache_dir: Path | None = None) -> Path:

@@ -109,8 +109,8 @@ def resolve_model(
     spec: str = DEFAULT_DRAFT_MODEL, cache_dir: Path | None = None, join: bool = True
 ) -> ResolvedModel:
     """Where ``spec`` lives on this machine. A split bundled model is joined into
-    ``cache_dir`` (default: the user's model cache, ``default_cache_dir``) unless ``join=False``, which
-    only checks that its parts are installed (for `annotator models`)."""
+    ``cache_dir`` (default: ``default_cache_dir()``) unless ``join=False``, which only
+    checks that its parts are installed (for `annotator models`)."""
     if spec in SPLIT_MODELS:
         split = SPLIT_MODELS[spec]
         try:

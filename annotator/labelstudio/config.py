@@ -16,6 +16,8 @@ from xml.sax.saxutils import quoteattr
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from extractors.errors import AnnotatorError
+
 DEFAULT_PROJECT = "mer-annotator"
 
 #: Task data keys (``$video``, ``$cue_card``) and bookkeeping keys of ours.
@@ -191,7 +193,7 @@ class AnnotationValues(BaseModel):
         return value
 
 
-class MalformedResultError(ValueError):
+class MalformedResultError(AnnotatorError, ValueError):
     """An annotation result that does not fit the labeling config; the message says where."""
 
     code = "malformed_annotation"
