@@ -168,8 +168,32 @@ def make_cue_texts(workdir: Path, face: str) -> dict[str, dict[str, Any]]:
     return out
 
 
+#: What a variant changes against the default drafting settings (hints on, no
+#: EmotionPrompt, one greedy sample): how much each option moves the drafts.
+VARIANTS = ("default", "no-hints", "emotion-prompt")
+
+
+def without_hints(prompt_text: str) -> str:
+    """The cue text as ``--no-hints`` renders it: the hint block taken out."""
+    from textualize.hints import HINTS_HEADER
+
+    lines = prompt_text.splitlines()
+    if HINTS_HEADER not in lines:
+        return prompt_text
+    start = lines.index(HINTS_HEADER)
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("- "):
+        end += 1
+    return "\n".join(lines[:start] + lines[end:])
+
+
 def draft_all(
-    candidate: Candidate, cues: dict[str, dict[str, Any]], threads: int, max_new_tokens: int
+    candidate: Candidate,
+    cues: dict[str, dict[str, Any]],
+    threads: int,
+    max_new_tokens: int,
+    variant: str = "default",
+    samples: int = 1,
 ) -> dict[str, Any]:
     from annotator.drafting import backends as _registered  # noqa: F401
     from annotator.drafting import build_messages, create_drafting, decoding_schema, parse_draft
@@ -179,6 +203,8 @@ def draft_all(
         from annotator.drafting.grounding import ground
     except ImportError:  # grounding landed with prompt v2; older trees lack it
         ground = None  # type: ignore[assignment]
+    from annotator.drafting.consistency import Sample, choose
+
     backend = create_drafting(
         candidate.backend, model=candidate.model, threads=threads, max_new_tokens=max_new_tokens
     )
@@ -192,11 +218,26 @@ def draft_all(
     load_s = round(time.perf_counter() - load_s, 1)
     rows = []
     for clip, cue in cues.items():
-        messages = build_messages(cue["prompt_text"], cue["missing"])
+        prompt_text = cue["prompt_text"]
+        if variant == "no-hints":
+            prompt_text = without_hints(prompt_text)
+        messages = build_messages(
+            prompt_text, cue["missing"], emotion_prompt=variant == "emotion-prompt"
+        )
         load_before = os.getloadavg()[0]
         wall, cpu = time.perf_counter(), time.process_time()
-        gen = backend.generate(messages, schema)[0]
+        gens = backend.generate(messages, schema, n=samples)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        parsed = []
+        for g in gens:
+            try:
+                parsed.append(parse_draft(g.text))
+            except DraftParseError:
+                parsed.append(None)
+        chosen, agreement = choose(
+            [Sample(f.labels, f.valence, f.arousal) if f else Sample(None) for f in parsed]
+        )
+        gen = gens[chosen if chosen is not None else 0]
         row: dict[str, Any] = {
             "clip": clip,
             "seconds": gen.latency_s,
@@ -209,6 +250,12 @@ def draft_all(
             "finish_reason": gen.finish_reason,
             "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         }
+        if samples > 1:
+            row["samples"] = [
+                {"labels": f.labels, "valence": f.valence, "arousal": f.arousal} if f else None
+                for f in parsed
+            ]
+            row["agreement"] = agreement[chosen] if chosen is not None else None
         try:
             fields = parse_draft(gen.text)
         except DraftParseError as exc:
@@ -233,7 +280,11 @@ def draft_all(
         print(json.dumps({k: row.get(k) for k in shown}), flush=True)
         rows.append(row)
     ok = [r for r in rows if r["labels_supported"] and r["valence_sign_ok"]]
+    grounded = [r["grounding_rate"] for r in rows if r.get("grounding_rate") is not None]
+    agreed = [r["agreement"] for r in rows if r.get("agreement") is not None]
     return {
+        "variant": variant,
+        "samples": samples,
         "backend": candidate.backend,
         "model": candidate.model,
         "model_id": backend.model_id,
@@ -250,6 +301,8 @@ def draft_all(
             "mean_seconds": round(sum(r["seconds"] for r in rows) / len(rows), 1),
             "mean_tokens_per_s": round(sum(r["tokens_per_s"] for r in rows) / len(rows), 2),
             "max_cpu_seconds": max(r["cpu_seconds"] for r in rows),
+            "mean_grounding_rate": round(sum(grounded) / len(grounded), 2) if grounded else None,
+            "mean_agreement": round(sum(agreed) / len(agreed), 2) if agreed else None,
         },
     }
 
@@ -284,6 +337,8 @@ def main() -> None:
     parser.add_argument("--cues-from", type=Path, help="reuse the cue texts of a results file")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--table", action="store_true", help="print --out as a table, run none")
+    parser.add_argument("--variant", choices=VARIANTS, default="default")
+    parser.add_argument("--samples", type=int, default=1, help="samples per clip (agreement)")
     args = parser.parse_args()
     if args.table:
         print(markdown_table(json.loads(args.out.read_text())))
@@ -312,9 +367,18 @@ def main() -> None:
     by_name = {c.name: c for c in CANDIDATES}
     for name in args.candidates:
         started = time.strftime("%Y-%m-%d %H:%M:%S")
-        entry = draft_all(by_name[name], cues, args.threads, args.max_new_tokens)
+        entry = draft_all(
+            by_name[name], cues, args.threads, args.max_new_tokens, args.variant, args.samples
+        )
         entry["measured_at"] = started
-        results["candidates"][name] = entry
+        key = (
+            name
+            if (args.variant, args.samples) == ("default", 1)
+            else (
+                f"{name}/{args.variant}" + (f"/samples{args.samples}" if args.samples > 1 else "")
+            )
+        )
+        results["candidates"][key] = entry
         args.out.write_text(json.dumps(results, indent=1) + "\n")
         print(name, json.dumps(entry["summary"]), flush=True)
 

@@ -232,33 +232,62 @@ class _Deadline:
             )
 
 
+class _SampleBuffer:
+    """Samples appended into one preallocated float32 array: no list of chunks to
+    concatenate at the end, so a long clip's audio is held once, not twice."""
+
+    def __init__(self, capacity: int):
+        self.data = np.empty(max(capacity, 1), np.float32)
+        self.size = 0
+
+    def append(self, samples: np.ndarray) -> None:
+        end = self.size + samples.size
+        if end > self.data.size:  # the container's duration was short of the truth
+            grown = np.empty(max(end, 2 * self.data.size), np.float32)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : end] = samples
+        self.size = end
+
+    def array(self) -> np.ndarray:
+        out = self.data[: self.size]
+        # A view keeps its base alive: copy when the buffer is much larger than its content.
+        return out.copy() if self.size < 0.9 * self.data.size else out
+
+
 def decode_audio(
     path: str | Path, sample_rate: int = AUDIO_SAMPLE_RATE, deadline: _Deadline | None = None
 ) -> np.ndarray:
     """Decode the first audio stream to mono float32 at ``sample_rate``."""
     import av
 
-    chunks: list[np.ndarray] = []
+    buffer: _SampleBuffer | None = None
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
                 return np.zeros(0, np.float32)
             stream = container.streams.audio[0]
+            seconds = (
+                float(stream.duration * stream.time_base)
+                if stream.duration and stream.time_base
+                else (container.duration or 0) / 1_000_000
+            )
+            buffer = _SampleBuffer(int((seconds + 1.0) * sample_rate))
             resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
             for frame in container.decode(stream):
                 if deadline is not None:
                     deadline.check(path)
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
+                    buffer.append(out.to_ndarray().reshape(-1))
             for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+                buffer.append(out.to_ndarray().reshape(-1))
     except av.error.FFmpegError as exc:
-        if not chunks:
+        if buffer is None or not buffer.size:
             raise MediaError(f"{path}: cannot decode audio ({_reason(exc)})") from exc
         # A truncated tail still leaves usable audio: keep what decoded.
-    if not chunks:
+    if buffer is None or not buffer.size:
         return np.zeros(0, np.float32)
-    return np.concatenate(chunks).astype(np.float32, copy=False)
+    return buffer.array()
 
 
 def iter_frames(

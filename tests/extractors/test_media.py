@@ -153,3 +153,18 @@ def test_decoding_stops_at_the_clip_deadline_with_a_typed_timeout() -> None:
     roomy = ClipMedia(DATA / "single_face.mp4", timeout_s=600)
     assert len(list(roomy.frames(rate=5.0))) == len(list(ClipMedia(spent.path).frames(rate=5.0)))
     assert roomy.audio().size > 0
+
+
+def test_sample_buffer_grows_past_a_short_duration_and_keeps_every_sample() -> None:
+    """The container's duration sizes the audio buffer; when it understates the audio, the
+    buffer grows and no sample is lost or reordered."""
+    from extractors.media import _SampleBuffer
+
+    rng = np.random.default_rng(0)
+    chunks = [rng.standard_normal(n).astype(np.float32) for n in (5, 1, 700, 0, 33)]
+    buffer = _SampleBuffer(10)  # far too small
+    for chunk in chunks:
+        buffer.append(chunk)
+    out = buffer.array()
+    assert out.dtype == np.float32 and np.array_equal(out, np.concatenate(chunks))
+    assert out.base is None or out.base.size <= out.size / 0.9  # no large buffer kept alive
