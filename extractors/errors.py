@@ -2,10 +2,10 @@
 ``AnnotatorError`` with a short ``code``.
 
 This module imports nothing, so every package may import it, ``db`` and ``textualize``
-included (the one exception to their "nothing of ours" rule). Each error has a short ``code`` stored on the clip's stage record, and a message
-that fits on one line and names the file or model. Subclasses also inherit the
-matching built-in, so ``except FileNotFoundError`` still works for callers who
-do not know ours (the pattern of ``datasets.exceptions``).
+included (the one exception to their "nothing of ours" rule). The ``code`` is stored on
+the clip's stage record; the message fits on one line and names the file or model.
+Subclasses also inherit the matching built-in, so ``except FileNotFoundError`` still
+works for callers who do not know ours (the pattern of ``datasets.exceptions``).
 """
 
 from __future__ import annotations
