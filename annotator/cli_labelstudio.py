@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from annotator.cli_common import DbOpt, HomeOpt, settings_for
 from annotator.labelstudio.config import DEFAULT_PROJECT
 
 ls_app = typer.Typer(
@@ -32,16 +33,6 @@ KeyOpt = Annotated[
     ),
 ]
 ProjectOpt = Annotated[str, typer.Option("--project", help="Project title.")]
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", envvar="ANNOTATOR_HOME", help="Data folder (database, cue files)."),
-]
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db", envvar="ANNOTATOR_DB_URL", help="SQLAlchemy URL; default SQLite in --home."
-    ),
-]
 MEDIA_ENV = "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"
 MediaRootOpt = Annotated[
     Path | None,
@@ -132,7 +123,6 @@ def push(
     chunk: Annotated[int, typer.Option(min=1, max=5000, help="Tasks per import request.")] = 100,
 ) -> None:
     """One task per drafted clip, the chosen draft as a prediction; safe to rerun."""
-    from annotator.cli import _settings
     from annotator.labelstudio.client import LabelStudioError
     from annotator.labelstudio.sync import MediaUrls, project_id
     from annotator.labelstudio.sync import push as run_push
@@ -142,7 +132,7 @@ def push(
     if root is None:
         err.print(f"[red]✗[/] give --media-root (or {MEDIA_ENV}): task URLs are relative to it")
         raise typer.Exit(2)
-    settings = _settings(home, db)
+    settings = settings_for(home, db)
     ls = _connect(url, api_key)
     try:
         pid = project_id(ls, project)
@@ -171,13 +161,12 @@ def pull(
     db: DbOpt = None,
 ) -> None:
     """Annotations back as reviews; malformed ones and conflicts are reported, never stored over."""
-    from annotator.cli import _settings
     from annotator.labelstudio.client import LabelStudioError
     from annotator.labelstudio.pull import pull as run_pull
     from annotator.labelstudio.sync import project_id
     from db import session_scope
 
-    settings = _settings(home, db)
+    settings = settings_for(home, db)
     ls = _connect(url, api_key)
     try:
         pid = project_id(ls, project)

@@ -49,7 +49,8 @@ def test_every_registered_backend_is_listed() -> None:
     assert registry.names("face") == ["landmarks", "mediapipe", "openface", "pyfeat"]
     assert registry.names("voice") == ["opensmile"]
     assert registry.names("speech") == ["faster-whisper", "whisperx"]
-    assert drafting_names() == ["llamacpp", "openai", "transformers", "vllm"]
+    # tests register scripted drafters of their own: the built-in ones must all be there
+    assert {"llamacpp", "openai", "transformers", "vllm"} <= set(drafting_names())
 
 
 def test_unknown_backend_names_the_known_ones() -> None:
