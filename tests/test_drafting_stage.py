@@ -133,6 +133,23 @@ def test_samples_are_kept_and_the_majority_is_chosen(settings, demo_clip: Path) 
     assert chosen.grounding_rate is not None and isinstance(chosen.ungrounded_clues, list)
 
 
+def test_a_draft_whose_valence_contradicts_its_labels_is_flagged_and_capped(
+    settings, demo_clip: Path
+) -> None:  # type: ignore[no-untyped-def]
+    wrong_sign = {**ANGRY, "valence": 1.0, "confidence": 0.9}
+    scripted(settings, [json.dumps(wrong_sign)])
+    settings.face_options = {"frame_rate": 1.0}
+    ingest(settings, [demo_clip])
+    (outcome,) = Runner(settings).run().outcomes
+    assert outcome.draft_status == "valid"
+    with session_scope(settings.db_url) as session:
+        (draft,) = session.exec(select(Draft)).all()
+    assert draft.model_confidence == 0.9 and draft.confidence == 0.2
+    assert draft.ungrounded_clues[-1] == (
+        "valence +1.0 contradicts the labels (anger): check the sign"
+    )
+
+
 def test_drafts_go_in_one_batch_and_a_failed_request_fails_its_clip_only(
     settings, demo_clip: Path, feat_data: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]

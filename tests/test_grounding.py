@@ -100,3 +100,35 @@ def test_review_ui_marks_exactly_the_ungrounded_clues() -> None:
     assert f":orange[{UNGROUNDED_MARK} The eyes look teary.]" in shown
     assert shown.startswith("AU12 lip corners pulled up strongly near 10.6 s.")
     assert marked_clues(None, []) == "-"
+
+
+def test_valence_that_contradicts_every_polar_label_is_flagged() -> None:
+    from annotator.drafting.consistency import valence_conflict
+
+    # measured: Qwen2.5-Coder-1.5B sampled at 0.7 labelled an angry clip "anger" at +1.0
+    assert valence_conflict(["anger", "aggression"], 1.0) == (
+        "valence +1.0 contradicts the labels (anger, aggression): check the sign"
+    )
+    assert valence_conflict(["joyful"], -0.5) is not None  # folded to happiness
+    assert valence_conflict(["anger", "fear"], -0.8) is None
+    assert valence_conflict(["anger"], 0.1) is None  # within the margin
+    assert valence_conflict(["anger", "happiness"], 0.9) is None  # mixed: no single sign
+    assert valence_conflict(["surprise"], -0.9) is None  # no known polarity
+    assert valence_conflict(["anger"], None) is None
+
+
+def test_a_consistent_sample_is_chosen_before_conflicting_ones() -> None:
+    from annotator.drafting.consistency import Sample, choose
+
+    # two samples agree with each other on a wrong sign; the third is right and is chosen
+    samples = [
+        Sample(["anger", "frustration"], 1.0, 0.6),
+        Sample(["anger", "fear"], -0.8, 0.5),
+        Sample(["anger", "frustration"], 0.9, 0.6),
+    ]
+    best, scores = choose(samples)
+    assert best == 1
+    assert scores[0] is not None and scores[1] is not None and scores[0] > scores[1]
+    # all in conflict: still the most consistent one (the review sees its capped confidence)
+    best_all, _ = choose([samples[0], samples[2], Sample(["anger"], 1.0, 0.6)])
+    assert best_all == 0

@@ -40,6 +40,34 @@ LABEL_FOLD: dict[str, str] = {
 }  # fmt: skip
 
 
+#: Valence sign of folded labels, for :func:`valence_conflict` (labels not here: unknown).
+LABEL_POLARITY: dict[str, int] = {
+    **dict.fromkeys(
+        ("happiness", "excitement", "friendliness", "gratitude", "pride", "love", "relief",
+         "amusement", "contentment", "satisfaction", "enthusiasm", "delight", "hope"), 1),
+    **dict.fromkeys(
+        ("anger", "irritation", "frustration", "sadness", "fear", "anxiety", "disgust",
+         "contempt", "aggression", "hostility", "grief", "shame", "guilt", "disappointment",
+         "resentment", "hatred", "despair"), -1),
+}  # fmt: skip
+#: Valence beyond this, against the labels' sign, is a conflict.
+CONFLICT_MARGIN = 0.2
+#: A conflicting draft's confidence is at most this.
+CONFLICT_CONFIDENCE = 0.2
+
+
+def valence_conflict(labels: Sequence[str], valence: float | None) -> str | None:
+    """A one-line note when the valence has the opposite sign of every polar label."""
+    signs = {LABEL_POLARITY[w] for w in map(normalize_label, labels) if w in LABEL_POLARITY}
+    if valence is None or len(signs) != 1:
+        return None
+    sign = signs.pop()
+    if sign * valence < -CONFLICT_MARGIN:
+        shown = ", ".join(labels)
+        return f"valence {valence:+.1f} contradicts the labels ({shown}): check the sign"
+    return None
+
+
 @dataclass(frozen=True)
 class Sample:
     """What consistency needs of one sample; ``None`` labels mean an invalid sample."""
@@ -47,6 +75,10 @@ class Sample:
     labels: list[str] | None
     valence: float | None = None
     arousal: float | None = None
+
+    @property
+    def conflict(self) -> bool:
+        return self.labels is not None and valence_conflict(self.labels, self.valence) is not None
 
 
 def normalize_label(label: str) -> str:
@@ -94,6 +126,10 @@ def choose(samples: Sequence[Sample]) -> tuple[int | None, list[float | None]]:
     scores = agreements(samples)
     best: int | None = None
     for i, score in enumerate(scores):
-        if score is not None and (best is None or score > (scores[best] or 0.0)):
+        if score is None:
+            continue
+        # a sample whose valence contradicts its labels loses to any that does not
+        rank = (not samples[i].conflict, score)
+        if best is None or rank > (not samples[best].conflict, scores[best] or 0.0):
             best = i
     return best, scores

@@ -23,7 +23,12 @@ from typing import Any, Protocol
 from sqlmodel import select
 
 from annotator.drafting.base import DraftingBackend, DraftRequest, Generation, drafter_key
-from annotator.drafting.consistency import Sample, choose
+from annotator.drafting.consistency import (
+    CONFLICT_CONFIDENCE,
+    Sample,
+    choose,
+    valence_conflict,
+)
 from annotator.drafting.grounding import ground
 from annotator.drafting.prompt import PROMPT_VERSION, build_messages
 from annotator.drafting.schema import DraftParseError, decoding_schema, parse_draft
@@ -37,7 +42,7 @@ log = logging.getLogger(__name__)
 #: Clips per ``generate_many`` call.
 DRAFT_BATCH = 32
 #: Bump when the choice among samples or the confidence formula changes.
-CHOICE_VERSION = "agreement-1"
+CHOICE_VERSION = "agreement-2"  # 2: valence/label conflicts flagged, chosen last
 #: Keys of a backend's ``config()`` that describe sampling, stored with each draft.
 SAMPLING_KEYS = ("temperature", "top_p", "seed", "max_new_tokens")
 _PARSED = (
@@ -249,6 +254,8 @@ class DraftStage:
                 draft.chosen = index == best
                 if len(rows) > 1 and agreement[index] is not None:
                     draft.confidence = agreement[index]
+                if samples[index].conflict and draft.confidence is not None:
+                    draft.confidence = min(draft.confidence, CONFLICT_CONFIDENCE)
                 session.add(draft)
             session.flush()
             output_id = rows[best if best is not None else 0].id
@@ -309,5 +316,7 @@ def _fill(draft: Draft, gen: Generation, cue_text: str) -> Sample:
     draft.model_confidence = fields.confidence
     grounding = ground(fields.model_dump(), cue_text)
     draft.grounding_rate = grounding.rate
-    draft.ungrounded_clues = grounding.ungrounded
+    conflict = valence_conflict(fields.labels, fields.valence)
+    # shown with the ungrounded clues in the review app: a claim the draft cannot support
+    draft.ungrounded_clues = grounding.ungrounded + ([conflict] if conflict else [])
     return Sample(list(fields.labels), fields.valence, fields.arousal)
