@@ -24,7 +24,12 @@ from annotator.drafting.base import (
     register_drafting,
 )
 from annotator.drafting.model_cache import quick_fingerprint
-from annotator.drafting.models import DEFAULT_DRAFT_MODEL, ResolvedModel, resolve_model
+from annotator.drafting.models import (
+    DEFAULT_DRAFT_MODEL,
+    LocalModelDrafter,
+    ResolvedModel,
+    resolve_model,
+)
 from extractors.base import Availability
 from extractors.errors import AnnotatorError, ModelNotAvailableError
 from extractors.schema import config_hash
@@ -108,7 +113,7 @@ def _load(path: Path, n_ctx: int, threads: int) -> Any:
 
 
 @register_drafting("llamacpp")
-class LlamaCppDraftingBackend:
+class LlamaCppDraftingBackend(LocalModelDrafter):
     name: ClassVar[str] = "llamacpp"
 
     def __init__(
@@ -134,18 +139,7 @@ class LlamaCppDraftingBackend:
         self.threads = threads
         self.n_ctx = n_ctx
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self._resolved: ResolvedModel | None = None
         self._fingerprint: str | None = None
-
-    @property
-    def resolved(self) -> ResolvedModel:
-        if self._resolved is None:
-            self._resolved = resolve_model(self.model_spec, cache_dir=self.cache_dir)
-        return self._resolved
-
-    @property
-    def model_id(self) -> str:
-        return self.resolved.model_id
 
     def config(self) -> dict[str, Any]:
         return {

@@ -173,3 +173,22 @@ def _from_hub_cache(repo_id: str) -> ResolvedModel:
                 "pass a local path or pre-download it"
             ) from exc
     return ResolvedModel(repo_id, folder, None, repo_id)
+
+
+class LocalModelDrafter:
+    """What the in-process drafters (llamacpp, transformers, vllm) share: the model spec
+    resolved on first use, once, and the stable id stored on every draft."""
+
+    model_spec: str
+    cache_dir: Path | None = None  # where split bundled models are joined (None: default)
+    _resolved: ResolvedModel | None = None
+
+    @property
+    def resolved(self) -> ResolvedModel:
+        if self._resolved is None:
+            self._resolved = resolve_model(self.model_spec, cache_dir=self.cache_dir)
+        return self._resolved
+
+    @property
+    def model_id(self) -> str:
+        return self.resolved.model_id

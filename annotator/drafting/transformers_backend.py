@@ -25,7 +25,12 @@ from annotator.drafting.base import (
     register_drafting,
 )
 from annotator.drafting.model_cache import converted_gguf
-from annotator.drafting.models import DEFAULT_DRAFT_MODEL, ResolvedModel, resolve_model
+from annotator.drafting.models import (
+    DEFAULT_DRAFT_MODEL,
+    LocalModelDrafter,
+    ResolvedModel,
+    resolve_model,
+)
 from extractors.base import Availability
 from extractors.errors import ModelNotAvailableError
 from extractors.schema import config_hash
@@ -83,7 +88,7 @@ def _load(resolved: ResolvedModel, device: str) -> tuple[Any, Any]:
 
 
 @register_drafting("transformers")
-class TransformersDraftingBackend:
+class TransformersDraftingBackend(LocalModelDrafter):
     name: ClassVar[str] = "transformers"
 
     def __init__(
@@ -110,17 +115,6 @@ class TransformersDraftingBackend:
         self.threads = threads
         # CUDA only: clips drafted per generate() call in generate_many (speed only).
         self.batch_size = max(1, batch_size)
-        self._resolved: ResolvedModel | None = None
-
-    @property
-    def resolved(self) -> ResolvedModel:
-        if self._resolved is None:
-            self._resolved = resolve_model(self.model_spec)
-        return self._resolved
-
-    @property
-    def model_id(self) -> str:
-        return self.resolved.model_id
 
     def config(self) -> dict[str, Any]:
         # The device is left out on purpose: the same model drafts the same on CPU or GPU.

@@ -25,7 +25,12 @@ from annotator.drafting.base import (
     file_fingerprint,
     register_drafting,
 )
-from annotator.drafting.models import DEFAULT_DRAFT_MODEL, ResolvedModel, resolve_model
+from annotator.drafting.models import (
+    DEFAULT_DRAFT_MODEL,
+    LocalModelDrafter,
+    ResolvedModel,
+    resolve_model,
+)
 from extractors.base import Availability
 from extractors.errors import AnnotatorError, ModelNotAvailableError
 from extractors.schema import config_hash
@@ -107,7 +112,7 @@ def _sampling_params(kwargs: dict[str, Any]) -> Any:
 
 
 @register_drafting("vllm")
-class VLLMDraftingBackend:
+class VLLMDraftingBackend(LocalModelDrafter):
     name = "vllm"
 
     def __init__(
@@ -126,17 +131,6 @@ class VLLMDraftingBackend:
         # Speed and memory only (left out of config()).
         self.max_model_len = max_model_len
         self.gpu_memory_utilization = gpu_memory_utilization
-        self._resolved: ResolvedModel | None = None
-
-    @property
-    def resolved(self) -> ResolvedModel:
-        if self._resolved is None:
-            self._resolved = resolve_model(self.model_spec)
-        return self._resolved
-
-    @property
-    def model_id(self) -> str:
-        return self.resolved.model_id
 
     def config(self) -> dict[str, Any]:
         return {
