@@ -3,6 +3,7 @@
 from db.engine import get_engine, session_scope, sqlite_url
 from db.models import (
     Annotator,
+    Assignment,
     Clip,
     ClipPath,
     ClipStatus,
@@ -15,7 +16,10 @@ from db.models import (
     LabelStudioLink,
     Review,
     ReviewEvent,
+    ReviewKind,
+    ReviewSource,
     ReviewStatus,
+    Role,
     Stage,
     StageRun,
     StageStatus,
@@ -23,6 +27,7 @@ from db.models import (
 
 __all__ = [
     "Annotator",
+    "Assignment",
     "Clip",
     "ClipPath",
     "ClipStatus",
@@ -35,7 +40,10 @@ __all__ = [
     "LabelStudioLink",
     "Review",
     "ReviewEvent",
+    "ReviewKind",
+    "ReviewSource",
     "ReviewStatus",
+    "Role",
     "Stage",
     "StageRun",
     "StageStatus",

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -54,6 +54,31 @@ class ReviewStatus(StrEnum):
     EDITED = "edited"
     REJECTED = "rejected"
     SKIPPED = "skipped"
+
+
+class ReviewKind(StrEnum):
+    """An annotator's own verdict, or the adjudicator's final version of a clip several
+    annotators reviewed (at most one per clip)."""
+
+    ANNOTATION = "annotation"
+    ADJUDICATION = "adjudication"
+
+
+class ReviewSource(StrEnum):
+    """Where a review was made: conflicts between the review app and Label Studio are told
+    apart by it."""
+
+    APP = "app"
+    LABEL_STUDIO = "labelstudio"
+    CLI = "cli"
+
+
+class Role(StrEnum):
+    """What a signed-in person may do; enforced on the server side by the review app."""
+
+    ANNOTATOR = "annotator"
+    ADJUDICATOR = "adjudicator"  # also annotates
+    ADMIN = "admin"  # also adjudicates, exports and manages people
 
 
 class Clip(SQLModel, table=True):
@@ -201,24 +226,46 @@ class Draft(SQLModel, table=True):
 
 
 class Annotator(SQLModel, table=True):
+    """A person who reviews. ``token_hash`` (PBKDF2, never the token) lets them sign in to a
+    review app served beyond 127.0.0.1; NULL means they can only sign in on 127.0.0.1."""
+
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True)
+    role: str = Field(default=Role.ANNOTATOR)
+    token_hash: str | None = None
+    active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
 
 
 class Review(SQLModel, table=True):
-    """The human verdict on a clip. One row per clip; ``version`` guards against lost updates."""
+    """One person's verdict on a clip: one row per (clip, annotator, kind), and at most one
+    adjudication per clip. ``version`` guards against lost updates (two tabs, two
+    adjudicators): a save names the version it read and a stale one is refused."""
+
+    __table_args__ = (
+        UniqueConstraint("clip_id", "annotator_id", "kind"),
+        Index(
+            "uq_review_one_adjudication",
+            "clip_id",
+            unique=True,
+            sqlite_where=text("kind = 'adjudication'"),
+            postgresql_where=text("kind = 'adjudication'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    clip_id: int = Field(foreign_key="clip.id", index=True, unique=True)
+    clip_id: int = Field(foreign_key="clip.id", index=True)
     draft_id: int | None = Field(default=None, foreign_key="draft.id")
-    annotator_id: int = Field(foreign_key="annotator.id")
+    annotator_id: int = Field(foreign_key="annotator.id", index=True)
+    kind: str = Field(default=ReviewKind.ANNOTATION, index=True)
+    source: str = Field(default=ReviewSource.APP)
     status: str
     caption: str | None = Field(default=None, sa_column=Column(Text))
     labels: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     valence: float | None = None
     arousal: float | None = None
     notes: str | None = Field(default=None, sa_column=Column(Text))
+    reject_reason: str | None = None
     time_spent_s: float | None = None
     version: int = Field(default=1)  # bumped by every save; a save names the version it read
     created_at: datetime = Field(default_factory=utcnow)
@@ -233,11 +280,28 @@ class ReviewEvent(SQLModel, table=True):
     clip_id: int = Field(foreign_key="clip.id", index=True)
     annotator_id: int = Field(foreign_key="annotator.id")
     version: int
+    kind: str = Field(default=ReviewKind.ANNOTATION)
+    source: str = Field(default=ReviewSource.APP)
     status: str
     caption: str | None = Field(default=None, sa_column=Column(Text))
     labels: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     valence: float | None = None
     arousal: float | None = None
+    notes: str | None = Field(default=None, sa_column=Column(Text))
+    reject_reason: str | None = None
+    time_spent_s: float | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Assignment(SQLModel, table=True):
+    """Who is to review which clip: the overlap plan (``annotator assign``), so no one is
+    given a clip twice and the second reviews of the overlap go to someone else."""
+
+    __table_args__ = (UniqueConstraint("clip_id", "annotator_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    clip_id: int = Field(foreign_key="clip.id", index=True)
+    annotator_id: int = Field(foreign_key="annotator.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from db.models import (
@@ -19,6 +20,8 @@ from db.models import (
     IngestFailure,
     Review,
     ReviewEvent,
+    ReviewKind,
+    ReviewSource,
     ReviewStatus,
     StageRun,
     utcnow,
@@ -95,8 +98,75 @@ def latest_draft(session: Session, clip_id: int) -> Draft | None:
     return chosen_draft(session, clip_id)
 
 
-def review_for(session: Session, clip_id: int) -> Review | None:
-    return session.exec(select(Review).where(Review.clip_id == clip_id)).first()
+def review_by(
+    session: Session, clip_id: int, annotator: int, kind: str = ReviewKind.ANNOTATION
+) -> Review | None:
+    """One person's review of a clip (annotator id); for an adjudication, the clip's one."""
+    query = select(Review).where(Review.clip_id == clip_id, Review.kind == str(kind))
+    if kind != ReviewKind.ADJUDICATION:
+        query = query.where(Review.annotator_id == annotator)
+    return session.exec(query).first()
+
+
+def reviews_of(session: Session, clip_id: int) -> list[Review]:
+    """Every review of a clip, annotations and adjudication, oldest first."""
+    return list(
+        session.exec(select(Review).where(Review.clip_id == clip_id).order_by(col(Review.id)))
+    )
+
+
+def adjudication_for(session: Session, clip_id: int) -> Review | None:
+    return session.exec(
+        select(Review).where(Review.clip_id == clip_id, Review.kind == ReviewKind.ADJUDICATION)
+    ).first()
+
+
+def _verdict(review: Review) -> tuple[Any, ...]:
+    return (
+        review.status,
+        (review.caption or "").strip(),
+        tuple(review.labels or []),
+        review.valence,
+        review.arousal,
+    )
+
+
+def reviews_disagree(reviews: list[Review]) -> bool:
+    """True when two counted annotations (skips do not count) say different things."""
+    counted = [
+        r for r in reviews if r.kind == ReviewKind.ANNOTATION and r.status != ReviewStatus.SKIPPED
+    ]
+    return len({_verdict(r) for r in counted}) > 1
+
+
+def final_of(reviews: list[Review]) -> Review | None:
+    """The review that stands for a clip: the adjudication; else the one counted annotation,
+    or the newest of several that all say the same; None while annotations disagree (the
+    clip waits for an adjudicator) or there is none. Skips never stand."""
+    adjudication = next((r for r in reviews if r.kind == ReviewKind.ADJUDICATION), None)
+    if adjudication is not None:
+        return adjudication
+    counted = [
+        r for r in reviews if r.kind == ReviewKind.ANNOTATION and r.status != ReviewStatus.SKIPPED
+    ]
+    if not counted or reviews_disagree(counted):
+        return None
+    return max(counted, key=lambda r: (r.updated_at, r.id or 0))
+
+
+def final_review(session: Session, clip_id: int) -> Review | None:
+    """``final_of`` the clip's reviews."""
+    return final_of(reviews_of(session, clip_id))
+
+
+def review_for(session: Session, clip_id: int, annotator: str | None = None) -> Review | None:
+    """The named annotator's own annotation of the clip; without a name, ``final_review``."""
+    if annotator is None:
+        return final_review(session, clip_id)
+    row = session.exec(select(Annotator).where(Annotator.name == annotator.strip())).first()
+    if row is None or row.id is None:
+        return None
+    return review_by(session, clip_id, row.id)
 
 
 def annotator_id(session: Session, name: str) -> int:
@@ -121,6 +191,7 @@ class ReviewInput:
     arousal: float | None
     notes: str | None = None
     time_spent_s: float | None = None
+    reject_reason: str | None = None
 
 
 def save_review(
@@ -130,33 +201,47 @@ def save_review(
     draft_id: int | None,
     data: ReviewInput,
     expected_version: int | None,
+    kind: str = ReviewKind.ANNOTATION,
+    source: str = ReviewSource.APP,
 ) -> Review:
-    """Create or update the clip's review, refusing a save based on a stale version.
+    """Create or update this annotator's review of the clip (for ``kind`` adjudication: the
+    clip's one adjudication, whoever saved it before), refusing a save based on a stale
+    version.
 
-    ``expected_version`` is the version the annotator saw (None: there was no
-    review yet). The UPDATE only matches when nobody saved in between; a
-    conditional UPDATE works the same on SQLite and PostgreSQL.
+    ``expected_version`` is the version the person saw (None: there was no review yet). The
+    UPDATE only matches when nobody saved in between, and a second first save meets the
+    unique key: both work the same on SQLite and PostgreSQL. Every save appends a
+    ``ReviewEvent``, so the history keeps each version.
     """
     who = annotator_id(session, annotator)
     values: dict[str, Any] = {
         "draft_id": draft_id,
         "annotator_id": who,
+        "source": str(source),
         "status": str(data.status),
         "caption": data.caption,
         "labels": list(data.labels),
         "valence": data.valence,
         "arousal": data.arousal,
         "notes": data.notes,
+        "reject_reason": data.reject_reason,
         "time_spent_s": data.time_spent_s,
         "updated_at": utcnow(),
     }
-    existing = review_for(session, clip_id)
+    existing = review_by(session, clip_id, who, kind)
     if existing is None:
         if expected_version is not None:
             raise StaleReviewError(f"clip {clip_id}: the review you edited no longer exists")
-        review = Review(clip_id=clip_id, version=1, **values)
-        session.add(review)
-        session.flush()
+        review = Review(clip_id=clip_id, kind=str(kind), version=1, **values)
+        try:
+            with session.begin_nested():
+                session.add(review)
+                session.flush()
+        except IntegrityError as exc:  # someone made the first save in between
+            raise StaleReviewError(
+                f"clip {clip_id}: saved by someone else meanwhile; reload and apply your "
+                "change again"
+            ) from exc
     else:
         if expected_version is None or expected_version != existing.version:
             raise StaleReviewError(
@@ -179,11 +264,16 @@ def save_review(
             clip_id=clip_id,
             annotator_id=who,
             version=review.version,
+            kind=review.kind,
+            source=review.source,
             status=review.status,
             caption=review.caption,
             labels=list(review.labels),
             valence=review.valence,
             arousal=review.arousal,
+            notes=review.notes,
+            reject_reason=review.reject_reason,
+            time_spent_s=review.time_spent_s,
         )
     )
     clip = session.get(Clip, clip_id)

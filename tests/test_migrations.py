@@ -109,11 +109,31 @@ def _create_all_the_old_way(engine: Engine) -> None:
     (today's tables less the columns later revisions added, frozen in CREATE_ALL_SCHEMA)."""
     old = sa.MetaData()
     for table in SQLModel.metadata.sorted_tables:
+        if table.name not in CREATE_ALL_SCHEMA:  # a table a later revision created
+            continue
         copy = table.to_metadata(old)
+        kept = CREATE_ALL_SCHEMA[table.name]
         for column in list(copy.columns):
-            if column.name not in CREATE_ALL_SCHEMA[table.name]:
+            if column.name not in kept:
                 copy._columns.remove(column)
+        # Keys and indexes later revisions added or changed (0005: a review per annotator).
+        for constraint in list(copy.constraints):
+            if isinstance(constraint, sa.UniqueConstraint) and not (
+                {c.name for c in constraint.columns} <= kept
+            ):
+                copy.constraints.remove(constraint)
+        for index in list(copy.indexes):
+            columns = {c.name for c in index.columns}
+            if not columns <= kept or index.name in _LATER_INDEXES:
+                copy.indexes.remove(index)
+            elif index.name in _ONCE_UNIQUE_INDEXES:
+                index.unique = True
     old.create_all(engine)
+
+
+# Indexes of today's models that revision INITIAL did not make, and ones it made unique.
+_LATER_INDEXES = {"ix_review_annotator_id", "uq_review_one_adjudication", "ix_review_kind"}
+_ONCE_UNIQUE_INDEXES = {"ix_review_clip_id"}
 
 
 # ----------------------------------------------------------------------------- revisions

@@ -38,12 +38,20 @@ from db import (
     Job,
     Review,
     ReviewEvent,
+    ReviewKind,
     ReviewStatus,
     StageRun,
     get_engine,
     session_scope,
 )
-from db.queries import ReviewInput, StaleReviewError, review_for, save_review, status_counts
+from db.queries import (
+    ReviewInput,
+    StaleReviewError,
+    final_review,
+    review_for,
+    save_review,
+    status_counts,
+)
 from tests.test_pipeline import VALID_DRAFT, scripted
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -242,8 +250,13 @@ def test_stale_save_is_refused_between_two_postgres_sessions(pg_url: str) -> Non
         assert saved.version == 2
 
         with pytest.raises(StaleReviewError):
-            save_review(
-                second, clip_id, "bob", None, _review("second loses", ["sad"]), seen_second.version
+            save_review(  # alice again, in a second tab
+                second,
+                clip_id,
+                "alice",
+                None,
+                _review("second loses", ["sad"]),
+                seen_second.version,
             )
         second.rollback()
 
@@ -275,7 +288,7 @@ def test_a_save_blocked_by_an_open_transaction_is_refused_after_it_commits(pg_ur
 
         def save_second() -> None:
             try:
-                save_review(second, clip_id, "bob", None, _review("second loses", ["sad"]), 1)
+                save_review(second, clip_id, "alice", None, _review("second loses", ["sad"]), 1)
                 outcome["saved"] = True
             except Exception as exc:
                 outcome["error"] = exc
@@ -301,6 +314,38 @@ def test_a_save_blocked_by_an_open_transaction_is_refused_after_it_commits(pg_ur
     assert _raw(pg_url, "SELECT version, caption, labels FROM review") == [
         (2, "first wins", ["happy"])
     ]
+
+
+def test_two_annotators_keep_their_own_reviews_and_one_adjudication_wins(pg_url: str) -> None:
+    """A review per annotator; the clip has no final version while they disagree; of two
+    adjudicators making the first save from the same state, the second is refused."""
+    clip_id = _seed_clip(pg_url)
+    _first_review(pg_url, clip_id)
+    with session_scope(pg_url) as session:
+        save_review(session, clip_id, "bob", None, _review("bob's view", ["sad"]), None)
+    with session_scope(pg_url) as session:
+        mine, theirs = review_for(session, clip_id, "alice"), review_for(session, clip_id, "bob")
+        assert mine is not None and theirs is not None
+        assert (mine.caption, theirs.caption) == ("original", "bob's view")
+        assert final_review(session, clip_id) is None  # they disagree: waits for adjudication
+    engine = get_engine(pg_url)
+    with (
+        Session(engine, expire_on_commit=False) as first,
+        Session(engine, expire_on_commit=False) as second,
+    ):
+        final = _review("adjudicated", ["sad", "tired"])
+        save_review(first, clip_id, "carol", None, final, None, kind=ReviewKind.ADJUDICATION)
+        first.commit()
+        with pytest.raises(StaleReviewError):
+            save_review(
+                second, clip_id, "dave", None, _review("x", []), None, kind=ReviewKind.ADJUDICATION
+            )
+        second.rollback()
+    with session_scope(pg_url) as session:
+        final_row = final_review(session, clip_id)
+        assert final_row is not None
+        assert (final_row.kind, final_row.caption) == ("adjudication", "adjudicated")
+    assert _raw(pg_url, "SELECT count(*) FROM review WHERE clip_id = %s", clip_id) == [(3,)]
 
 
 def test_json_columns_round_trip_on_postgres(pg_url: str) -> None:
