@@ -23,6 +23,8 @@ from db.models import (
     Stage,
     StageRun,
     StageStatus,
+    WorkItem,
+    WorkState,
 )
 
 __all__ = [
@@ -47,6 +49,8 @@ __all__ = [
     "Stage",
     "StageRun",
     "StageStatus",
+    "WorkItem",
+    "WorkState",
     "get_engine",
     "session_scope",
     "sqlite_url",

@@ -306,11 +306,17 @@ class Assignment(SQLModel, table=True):
 
 
 class LabelStudioLink(SQLModel, table=True):
+    """A clip's task in a Label Studio project. ``pushed_draft_id`` is the draft whose
+    prediction the task shows (``prediction_id``), so a push re-sends only redrafted clips;
+    ``last_synced_at`` is the newest annotation pull has handled (Label Studio's clock)."""
+
     id: int | None = Field(default=None, primary_key=True)
     clip_id: int = Field(foreign_key="clip.id", index=True, unique=True)
     project_id: int
     task_id: int
     last_synced_at: datetime | None = None
+    pushed_draft_id: int | None = None
+    prediction_id: int | None = None
 
 
 class Job(SQLModel, table=True):
@@ -326,4 +332,42 @@ class Job(SQLModel, table=True):
     n_skipped: int = 0
     errors_json: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON))
     started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class WorkState(StrEnum):
+    PENDING = "pending"
+    CLAIMED = "claimed"  # a worker holds it until ``lease_until``; past that, anyone may
+    DONE = "done"
+    FAILED = "failed"
+
+
+class WorkItem(SQLModel, table=True):
+    """One clip of one run's queue (``run --workers``, ``annotator worker``, Ray actors).
+
+    The queue key is the run's config hash, so workers started with the same options share
+    one queue. A worker claims an item for a lease it keeps renewing while it works; a worker
+    that dies stops renewing, and once the lease has passed the item is claimable again.
+    ``phase`` is extract, then word: no clip is worded before every clip is extracted, so
+    each speaker's baseline is complete (as in the single-process run).
+    """
+
+    __table_args__ = (
+        UniqueConstraint("queue_key", "clip_id"),
+        Index("ix_workitem_queue_state", "queue_key", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    queue_key: str
+    clip_id: int = Field(foreign_key="clip.id", index=True)
+    phase: str = "extract"  # extract | word
+    state: str = Field(default=WorkState.PENDING)
+    worker_id: str | None = None  # host:pid of the process that holds (or last held) it
+    lease_until: datetime | None = None
+    attempts: int = 0  # claims so far; a claim taken over after a lease counts again
+    error_code: str | None = None
+    error_message: str | None = Field(default=None, sa_column=Column(Text))
+    outcome_json: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow)
+    claimed_at: datetime | None = None
     finished_at: datetime | None = None
