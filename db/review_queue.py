@@ -1,0 +1,520 @@
+"""The review queue in SQL: filtered, ordered pages of drafted clips, the next clip to open,
+label suggestions, the adjudicator's side-by-side view and the overlap plan.
+
+Everything the app asks per render is one or two bounded queries (LIMIT/OFFSET for pages,
+a keyset for "next"), so 50,000 clips cost what 50 do in memory. The clip's draft is chosen
+here in SQL with the rule of ``db.queries.chosen_draft``: of the newest draft run (config),
+the valid sample marked ``chosen``, else its first valid sample, else its first sample.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    text,
+    tuple_,
+)
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from db.models import (
+    Annotator,
+    Assignment,
+    Clip,
+    Draft,
+    DraftStatus,
+    Review,
+    ReviewKind,
+    ReviewStatus,
+    utcnow,
+)
+from db.queries import adjudication_for
+from extractors.errors import AnnotatorError
+
+STATUSES = ("todo", "mine", "reviewed", "needs_adjudication", "all")
+VERDICT_FIELDS = ("status", "caption", "labels", "valence", "arousal")
+
+
+class QueueError(AnnotatorError, ValueError):
+    """A queue request or an assignment plan that cannot be served; the message says why."""
+
+    code = "invalid_queue_request"
+
+
+class QueueOrder(StrEnum):
+    OLDEST = "oldest"  # ingest order
+    UNCERTAIN = "uncertain"  # chosen draft's confidence ascending; invalid / unscored first
+
+
+@dataclass
+class QueueFilter:
+    """What the queue shows. ``status``: todo (not reviewed by me, and either assigned to me
+    or assigned to nobody and reviewed by nobody), mine (I reviewed it), reviewed (anyone
+    did), needs_adjudication (annotations disagree, no adjudication yet), all / None."""
+
+    status: str | None = "todo"
+    model_id: str | None = None  # the chosen draft's model
+    has_error: bool | None = None  # clip error code, or the chosen draft is invalid
+    assigned_to: int | None = None  # annotator id
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    clip_id: int
+    name: str
+    duration_s: float
+    draft_confidence: float | None
+    draft_status: str
+    model_id: str
+    my_review_status: str | None
+    n_reviews: int  # annotations, skips included; the adjudication not
+    needs_adjudication: bool
+    error_code: str | None  # the clip's, else "invalid_draft" for an invalid chosen draft
+
+
+# ----------------------------------------------------------------------- SQL building blocks
+
+
+def _chosen_draft_id() -> Any:
+    """Correlated scalar subquery: the id of the clip's chosen draft (see module docstring).
+    Two index lookups per clip: (clip_id) for the newest run, (clip_id, config_hash,
+    sample_index) for its samples."""
+    newest = aliased(Draft)
+    sample = aliased(Draft)
+    newest_config = (
+        select(newest.config_hash)
+        .where(col(newest.clip_id) == Clip.id)
+        .order_by(col(newest.id).desc())
+        .limit(1)
+        .correlate(Clip)
+        .scalar_subquery()
+    )
+    valid = col(sample.status) == DraftStatus.VALID
+    rank = case((and_(valid, col(sample.chosen)), 0), (valid, 1), else_=2)
+    return (
+        select(sample.id)
+        .where(col(sample.clip_id) == Clip.id, col(sample.config_hash) == newest_config)
+        .order_by(rank, col(sample.sample_index), col(sample.id))
+        .limit(1)
+        .correlate(Clip)
+        .scalar_subquery()
+    )
+
+
+def _sort_key(order: QueueOrder) -> ColumnElement[Any]:
+    """The order's key besides Clip.id (ties are broken by it): a constant for ``oldest``."""
+    if order == QueueOrder.UNCERTAIN:
+        scored = and_(col(Draft.status) == DraftStatus.VALID, col(Draft.confidence).is_not(None))
+        return case((scored, Draft.confidence), else_=-1.0)
+    return literal(0.0)
+
+
+def _annotation_by(annotator_id: int) -> ColumnElement[bool]:
+    return exists().where(
+        col(Review.clip_id) == Clip.id,
+        col(Review.annotator_id) == annotator_id,
+        col(Review.kind) == ReviewKind.ANNOTATION,
+    )
+
+
+def _any_annotation() -> ColumnElement[bool]:
+    return exists().where(col(Review.clip_id) == Clip.id, col(Review.kind) == ReviewKind.ANNOTATION)
+
+
+def _assigned(annotator_id: int | None = None) -> ColumnElement[bool]:
+    query = exists().where(col(Assignment.clip_id) == Clip.id)
+    return (
+        query if annotator_id is None else query.where(col(Assignment.annotator_id) == annotator_id)
+    )
+
+
+def _needs_adjudication() -> ColumnElement[bool]:
+    """Two counted (not skipped) annotations that differ in any verdict field, and no
+    adjudication yet: ``db.queries.reviews_disagree`` in SQL (captions trimmed of spaces;
+    labels compared as stored JSON text)."""
+    a, b = aliased(Review), aliased(Review)
+    differ = or_(
+        col(a.status) != b.status,
+        func.trim(func.coalesce(a.caption, "")) != func.trim(func.coalesce(b.caption, "")),
+        cast(a.labels, String) != cast(b.labels, String),
+        col(a.valence).is_distinct_from(b.valence),
+        col(a.arousal).is_distinct_from(b.arousal),
+    )
+    counted = [ReviewKind.ANNOTATION, ReviewStatus.SKIPPED]
+    disagree = (
+        exists()
+        .where(col(a.clip_id) == Clip.id, col(a.kind) == counted[0], col(a.status) != counted[1])
+        .where(col(b.clip_id) == Clip.id, col(b.kind) == counted[0], col(b.status) != counted[1])
+        .where(col(a.id) < col(b.id), differ)
+    )
+    adjudicated = exists().where(
+        col(Review.clip_id) == Clip.id, col(Review.kind) == ReviewKind.ADJUDICATION
+    )
+    return and_(disagree, not_(adjudicated))
+
+
+def _base(annotator_id: int, filt: QueueFilter, *columns: Any) -> Select[Any]:
+    """Drafted clips joined to their chosen draft, filtered."""
+    query = sa_select(*columns).select_from(Clip).join(Draft, col(Draft.id) == _chosen_draft_id())
+    status = filt.status or "all"
+    if status not in STATUSES:
+        raise QueueError(f"unknown queue status {status!r}; known: {', '.join(STATUSES)}")
+    if status == "todo":
+        mine_or_free = or_(
+            _assigned(annotator_id), and_(not_(_assigned()), not_(_any_annotation()))
+        )
+        query = query.where(not_(_annotation_by(annotator_id)), mine_or_free)
+    elif status == "mine":
+        query = query.where(_annotation_by(annotator_id))
+    elif status == "reviewed":
+        query = query.where(exists().where(col(Review.clip_id) == Clip.id))
+    elif status == "needs_adjudication":
+        query = query.where(_needs_adjudication())
+    if filt.model_id is not None:
+        query = query.where(col(Draft.model_id) == filt.model_id)
+    if filt.has_error is not None:
+        errored = or_(col(Clip.error_code).is_not(None), col(Draft.status) != DraftStatus.VALID)
+        query = query.where(errored if filt.has_error else not_(errored))
+    if filt.assigned_to is not None:
+        query = query.where(_assigned(filt.assigned_to))
+    return query
+
+
+def _order(order: QueueOrder | str) -> QueueOrder:
+    try:
+        return QueueOrder(order)
+    except ValueError:
+        known = ", ".join(o.value for o in QueueOrder)
+        raise QueueError(f"unknown queue order {order!r}; known: {known}") from None
+
+
+# ----------------------------------------------------------------------------- the queue
+
+
+def queue_count(session: Session, annotator_id: int, filt: QueueFilter) -> int:
+    """How many clips ``queue_page`` pages through (one COUNT query)."""
+    inner = _base(annotator_id, filt, Clip.id).subquery()
+    return int(session.execute(sa_select(func.count()).select_from(inner)).scalar_one())
+
+
+def queue_page(
+    session: Session,
+    annotator_id: int,
+    filt: QueueFilter,
+    order: QueueOrder | str = QueueOrder.OLDEST,
+    offset: int = 0,
+    limit: int = 50,
+) -> list[QueueRow]:
+    """One page of the queue. The page's ids are found first (sort keys only), then only
+    those rows get their per-clip details, so the sort never carries them."""
+    key = _sort_key(_order(order))
+    ids_query = (
+        _base(annotator_id, filt, Clip.id)
+        .order_by(key, col(Clip.id))
+        .offset(max(offset, 0))
+        .limit(max(limit, 0))
+    )
+    ids = [int(i) for i in session.execute(ids_query).scalars()]
+    return _rows(session, annotator_id, ids)
+
+
+def _rows(session: Session, annotator_id: int, ids: list[int]) -> list[QueueRow]:
+    if not ids:
+        return []
+    mine = (
+        select(Review.status)
+        .where(
+            col(Review.clip_id) == Clip.id,
+            col(Review.annotator_id) == annotator_id,
+            col(Review.kind) == ReviewKind.ANNOTATION,
+        )
+        .correlate(Clip)
+        .scalar_subquery()
+    )
+    n_reviews = (
+        select(func.count())
+        .select_from(Review)
+        .where(col(Review.clip_id) == Clip.id, col(Review.kind) == ReviewKind.ANNOTATION)
+        .correlate(Clip)
+        .scalar_subquery()
+    )
+    query = (
+        sa_select(
+            col(Clip.id),
+            col(Clip.name),
+            col(Clip.duration_s),
+            col(Clip.error_code),
+            col(Draft.confidence),
+            col(Draft.status),
+            col(Draft.model_id),
+            mine,
+            n_reviews,
+            _needs_adjudication(),
+        )
+        .select_from(Clip)
+        .join(Draft, col(Draft.id) == _chosen_draft_id())
+        .where(col(Clip.id).in_(ids))
+    )
+    found = {row[0]: row for row in session.execute(query).all()}
+    rows = []
+    for clip_id in ids:
+        cid, name, duration, error, conf, dstatus, model, my, n, needs = found[clip_id]
+        if error is None and dstatus != DraftStatus.VALID:
+            error = "invalid_draft"
+        rows.append(
+            QueueRow(
+                clip_id=cid,
+                name=name,
+                duration_s=float(duration or 0.0),
+                draft_confidence=conf,
+                draft_status=dstatus,
+                model_id=model,
+                my_review_status=my,
+                n_reviews=int(n or 0),
+                needs_adjudication=bool(needs),
+                error_code=error,
+            )
+        )
+    return rows
+
+
+def next_clip(
+    session: Session,
+    annotator_id: int,
+    filt: QueueFilter,
+    order: QueueOrder | str = QueueOrder.OLDEST,
+    after_clip_id: int | None = None,
+) -> int | None:
+    """The next clip after ``after_clip_id`` in ``order`` that passes ``filt``, that this
+    annotator has not reviewed and that is not someone else's (assigned to others, not to
+    them); from the top when nothing follows (never ``after_clip_id`` itself); None when
+    nothing is left. A keyset query: the current clip's sort key, then LIMIT 1 after it."""
+    key = _sort_key(_order(order))
+    query = _base(annotator_id, filt, Clip.id).where(
+        not_(_annotation_by(annotator_id)), or_(_assigned(annotator_id), not_(_assigned()))
+    )
+    if after_clip_id is not None:
+        query = query.where(col(Clip.id) != after_clip_id)
+        current = session.execute(
+            sa_select(key)
+            .select_from(Clip)
+            .join(Draft, col(Draft.id) == _chosen_draft_id())
+            .where(col(Clip.id) == after_clip_id)
+        ).scalar()
+        if current is not None:
+            after = query.where(tuple_(key, Clip.id) > tuple_(literal(current), after_clip_id))
+            found = session.execute(after.order_by(key, col(Clip.id)).limit(1)).scalar()
+            if found is not None:
+                return int(found)
+    first = session.execute(query.order_by(key, col(Clip.id)).limit(1)).scalar()
+    return None if first is None else int(first)
+
+
+# ------------------------------------------------------------------------------ labels
+
+
+def label_suggestions(session: Session, prefix: str = "", limit: int = 20) -> list[str]:
+    """Labels already in use in reviews and valid drafts that start with ``prefix`` (case
+    folded), most used first. One aggregate over the JSON label arrays
+    (``json_each`` on SQLite, ``json_array_elements_text`` on PostgreSQL)."""
+    pattern = prefix.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    params = {"pattern": pattern + "%", "limit": max(int(limit), 0)}
+    if session.get_bind().dialect.name == "postgresql":
+        unnest = (
+            "SELECT json_array_elements_text(labels) AS label FROM review "
+            "UNION ALL SELECT json_array_elements_text(labels) FROM draft WHERE status = 'valid'"
+        )
+    else:
+        unnest = (
+            "SELECT j.value AS label FROM review, json_each(review.labels) AS j "
+            "UNION ALL SELECT j.value FROM draft, json_each(draft.labels) AS j "
+            "WHERE draft.status = 'valid'"
+        )
+    sql = text(
+        f"SELECT label, count(*) AS n FROM ({unnest}) AS used "
+        "WHERE label LIKE :pattern ESCAPE '\\' GROUP BY label ORDER BY n DESC, label LIMIT :limit"
+    )
+    return [str(row[0]) for row in session.execute(sql, params).all()]
+
+
+# ------------------------------------------------------------------------ adjudication
+
+
+@dataclass(frozen=True)
+class Side:
+    """One review as the adjudicator sees it."""
+
+    annotator: str
+    status: str
+    caption: str | None
+    labels: list[str]
+    valence: float | None
+    arousal: float | None
+    notes: str | None
+    reject_reason: str | None
+    version: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class AdjudicationView:
+    clip_id: int
+    annotations: list[Side]  # oldest first
+    differing: list[str]  # verdict fields the counted (not skipped) annotations differ in
+    adjudication: Side | None
+    needs_adjudication: bool  # they differ and there is no adjudication yet
+
+    @property
+    def adjudication_version(self) -> int | None:
+        """What ``save_review(kind=adjudication, expected_version=...)`` must be given."""
+        return None if self.adjudication is None else self.adjudication.version
+
+
+def _side(review: Review, name: str) -> Side:
+    return Side(
+        annotator=name,
+        status=review.status,
+        caption=review.caption,
+        labels=list(review.labels or []),
+        valence=review.valence,
+        arousal=review.arousal,
+        notes=review.notes,
+        reject_reason=review.reject_reason,
+        version=review.version,
+        updated_at=review.updated_at,
+    )
+
+
+def _field(side: Side, name: str) -> Any:
+    value = getattr(side, name)
+    if name == "caption":
+        return (value or "").strip()
+    return tuple(value) if name == "labels" else value
+
+
+def adjudication_view(session: Session, clip_id: int) -> AdjudicationView:
+    """The clip's annotations side by side, which fields differ, and the adjudication."""
+    rows = session.exec(
+        select(Review, Annotator.name)
+        .join(Annotator, col(Annotator.id) == col(Review.annotator_id))
+        .where(col(Review.clip_id) == clip_id, col(Review.kind) == ReviewKind.ANNOTATION)
+        .order_by(col(Review.id))
+    ).all()
+    sides = [_side(review, name) for review, name in rows]
+    counted = [s for s in sides if s.status != ReviewStatus.SKIPPED]
+    differing = [f for f in VERDICT_FIELDS if len({_field(s, f) for s in counted}) > 1]
+    adjudication = adjudication_for(session, clip_id)
+    final = None
+    if adjudication is not None:
+        who = session.get(Annotator, adjudication.annotator_id)
+        final = _side(adjudication, who.name if who else "?")
+    return AdjudicationView(clip_id, sides, differing, final, bool(differing) and final is None)
+
+
+# ------------------------------------------------------------------------- assignments
+
+
+@dataclass
+class AssignmentReport:
+    n_clips: int  # drafted clips
+    n_new_clips: int  # planned by this call
+    n_overlap_clips: int  # clips with at least ``reviews_per_overlap_clip`` people, in all
+    n_added: int  # assignment rows this call added
+    n_from_reviews: int  # rows added because someone had already reviewed the clip
+    per_annotator: dict[str, int] = field(default_factory=dict)  # assigned clips, in all
+
+
+def assign_overlap(
+    session: Session,
+    annotators: list[str],
+    overlap_fraction: float,
+    reviews_per_overlap_clip: int = 2,
+    seed: int = 0,
+) -> AssignmentReport:
+    """Plan who reviews which drafted clip: each clip to one annotator, the least loaded
+    first (round-robin, so loads stay within one of each other), and a seeded
+    ``overlap_fraction`` of all clips to ``reviews_per_overlap_clip`` distinct annotators.
+
+    Idempotent: a clip someone already reviewed counts as assigned to them (a row is added),
+    a clip with any assignment is left as it is, and a rerun plans only new clips, adding
+    overlap clips among them until the corpus reaches the fraction again.
+    """
+    names = [n.strip() for n in annotators if n.strip()]
+    if len(set(names)) != len(names) or not names:
+        raise QueueError("name each annotator once, at least one")
+    if not 0.0 <= overlap_fraction <= 1.0:
+        raise QueueError(f"overlap fraction {overlap_fraction} is not between 0 and 1")
+    if overlap_fraction > 0 and not 2 <= reviews_per_overlap_clip <= len(names):
+        raise QueueError(
+            f"{reviews_per_overlap_clip} reviews per overlap clip needs at least that many "
+            f"annotators (got {len(names)}) and at least 2"
+        )
+    people = {
+        a.name: a for a in session.exec(select(Annotator).where(col(Annotator.name).in_(names)))
+    }
+    missing = [n for n in names if n not in people or not people[n].active]
+    if missing:
+        raise QueueError(f"not active team members: {', '.join(missing)} (annotator team add)")
+    drafted = select(Draft.clip_id).distinct()
+    drafted_clips = select(Clip.id).where(col(Clip.id).in_(drafted)).order_by(col(Clip.id))
+    clip_ids = [i for i in session.exec(drafted_clips) if i is not None]
+    planned: dict[int, set[int]] = {}
+    for clip_id, who in session.exec(select(Assignment.clip_id, Assignment.annotator_id)):
+        planned.setdefault(clip_id, set()).add(who)
+    rows: list[dict[str, Any]] = []
+    now = utcnow()
+    reviewed = select(Review.clip_id, Review.annotator_id).where(
+        col(Review.kind) == ReviewKind.ANNOTATION
+    )
+    for clip_id, who in session.exec(reviewed):
+        if who not in planned.setdefault(clip_id, set()):
+            planned[clip_id].add(who)
+            rows.append({"clip_id": clip_id, "annotator_id": who, "created_at": now})
+    n_from_reviews = len(rows)
+    new = [c for c in clip_ids if not planned.get(c)]
+    ids = [int(people[n].id or 0) for n in names]
+    load = {i: 0 for i in ids}
+    for who_set in planned.values():
+        for who in who_set:
+            if who in load:
+                load[who] += 1
+    overlap_now = sum(1 for s in planned.values() if len(s) >= reviews_per_overlap_clip)
+    target = round(overlap_fraction * len(clip_ids)) if overlap_fraction > 0 else 0
+    extra = min(max(target - overlap_now, 0), len(new))
+    overlap = set(random.Random(seed).sample(new, extra))
+    position = {who: n for n, who in enumerate(ids)}
+    for clip_id in new:
+        need = reviews_per_overlap_clip if clip_id in overlap else 1
+        for who in sorted(ids, key=lambda i: (load[i], position[i]))[:need]:
+            load[who] += 1
+            rows.append({"clip_id": clip_id, "annotator_id": who, "created_at": now})
+    if rows:
+        session.execute(insert(Assignment), rows)
+        session.flush()
+    by_id = {a.id: a.name for a in people.values()}
+    return AssignmentReport(
+        n_clips=len(clip_ids),
+        n_new_clips=len(new),
+        n_overlap_clips=overlap_now + len(overlap),
+        n_added=len(rows),
+        n_from_reviews=n_from_reviews,
+        per_annotator={by_id[i]: load[i] for i in ids},
+    )
