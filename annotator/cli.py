@@ -332,9 +332,11 @@ def demo(
 
 from annotator.cli_labelstudio import ls_app  # noqa: E402  (after `app`: it imports nothing of cli)
 from annotator.cli_models import models_app  # noqa: E402
+from annotator.cli_team import team_app  # noqa: E402
 
 app.add_typer(ls_app, name="ls")
 app.add_typer(models_app, name="models")
+app.add_typer(team_app, name="team")
 
 
 def main() -> None:
