@@ -1,0 +1,235 @@
+"""Inter-annotator agreement with the ``krippendorff`` package.
+
+Units are clips with two or more judged annotations (``data.JUDGED``); coders are
+annotators. Alpha is computed by ``krippendorff.alpha`` on an annotators x clips matrix
+(NaN where an annotator did not review a clip):
+
+- ``labels``: nominal, each annotation's primary label (its first) after the emotion
+  wheel (``wheel.primary_emotion``);
+- ``labels_masi``: the whole label set after the wheel, with the MASI distance
+  (Passonneau 2006, ``nltk.metrics.distance.masi_distance``) passed to the package as a
+  custom distance: each distinct set is one value of the domain, and the metric looks the
+  pair of sets up by their domain index;
+- ``valence`` and ``arousal``: interval.
+
+Alpha is undefined when the matrix holds a single value (no variation to disagree on):
+then ``value`` is None and ``note`` says why, rather than a made-up 1.0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from itertools import combinations
+from typing import Any
+
+import krippendorff
+import numpy as np
+import numpy.typing as npt
+from nltk.metrics.distance import masi_distance
+
+from annotator.stats.data import Rating
+from annotator.stats.wheel import emotion_set, primary_emotion
+
+
+@dataclass(frozen=True)
+class Alpha:
+    """Krippendorff's alpha of one variable, with what it was computed on."""
+
+    variable: str
+    level: str
+    value: float | None
+    n_clips: int  # units with two or more values of this variable
+    n_values: int  # pairable values
+    n_annotators: int
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _matrix(
+    by_clip: dict[int, list[Rating]], value: Callable[[Rating], Any]
+) -> tuple[list[str], list[int], list[list[Any]]]:
+    annotators = sorted({r.annotator for rs in by_clip.values() for r in rs})
+    clips = sorted(by_clip)
+    grid: list[list[Any]] = [[None] * len(clips) for _ in annotators]
+    row = {a: i for i, a in enumerate(annotators)}
+    for j, cid in enumerate(clips):
+        for r in by_clip[cid]:
+            grid[row[r.annotator]][j] = value(r)
+    return annotators, clips, grid
+
+
+def _pairable(grid: list[list[Any]]) -> tuple[int, int]:
+    """(units with >= 2 values, values in those units)."""
+    units = values = 0
+    for j in range(len(grid[0]) if grid else 0):
+        n = sum(1 for row in grid if row[j] is not None)
+        if n >= 2:
+            units += 1
+            values += n
+    return units, values
+
+
+def _alpha_of(
+    variable: str,
+    grid: list[list[Any]],
+    level: str,
+    metric: Any = None,
+    domain: Sequence[Any] | None = None,
+) -> Alpha:
+    units, values = _pairable(grid)
+    n_annotators = len(grid)
+    distinct = {v for row in grid for v in row if v is not None}
+    if units == 0:
+        return Alpha(variable, level, None, 0, 0, n_annotators, "no clip has two values")
+    if len(distinct) < 2:
+        return Alpha(
+            variable, level, None, units, values, n_annotators, "one value only: alpha undefined"
+        )
+    data = np.array([[np.nan if v is None else float(v) for v in row] for row in grid], dtype=float)
+    value = krippendorff.alpha(
+        reliability_data=data,
+        level_of_measurement=metric or level,  # type: ignore[arg-type]
+        value_domain=domain,
+    )
+    return Alpha(variable, level, float(value), units, values, n_annotators)
+
+
+def _coded(grid: list[list[Any]]) -> tuple[list[list[int | None]], list[Any]]:
+    """Categories as integer codes 0..K-1, and the categories in code order."""
+    domain = sorted({v for row in grid for v in row if v is not None}, key=repr)
+    code = {v: i for i, v in enumerate(domain)}
+    return [[None if v is None else code[v] for v in row] for row in grid], domain
+
+
+def alpha_labels(by_clip: dict[int, list[Rating]]) -> Alpha:
+    """Nominal alpha of the primary label after the emotion wheel."""
+    _, _, grid = _matrix(by_clip, lambda r: primary_emotion(list(r.labels)))
+    coded, domain = _coded(grid)
+    return _alpha_of("labels", coded, "nominal", domain=list(range(len(domain))))
+
+
+def masi_metric(sets: Sequence[frozenset[str]]) -> Callable[..., npt.NDArray[np.float64]]:
+    """A ``krippendorff`` distance over label sets: the value domain is ``range(len(sets))``
+    and the distance of two codes is the MASI distance of their sets."""
+    table = np.array([[masi_distance(set(a), set(b)) for b in sets] for a in sets], dtype=float)
+
+    def metric(
+        v1: Any, v2: Any, i1: Any, i2: Any, n_v: Any, dtype: Any = np.float64
+    ) -> npt.NDArray[np.float64]:
+        return table[np.asarray(i1, dtype=int), np.asarray(i2, dtype=int)].astype(dtype)
+
+    return metric
+
+
+def alpha_labels_masi(by_clip: dict[int, list[Rating]]) -> Alpha:
+    """Alpha of whole label sets (after the wheel) with the MASI distance."""
+    _, _, grid = _matrix(by_clip, lambda r: emotion_set(list(r.labels)) or None)
+    coded, domain = _coded(grid)
+    return _alpha_of(
+        "labels_masi",
+        coded,
+        "masi",
+        metric=masi_metric(domain),
+        domain=list(range(len(domain))),
+    )
+
+
+def alpha_scale(by_clip: dict[int, list[Rating]], variable: str) -> Alpha:
+    """Interval alpha of ``valence`` or ``arousal``."""
+    _, _, grid = _matrix(by_clip, lambda r: getattr(r, variable))
+    return _alpha_of(variable, grid, "interval")
+
+
+def all_alphas(by_clip: dict[int, list[Rating]]) -> dict[str, Alpha]:
+    return {
+        "labels": alpha_labels(by_clip),
+        "labels_masi": alpha_labels_masi(by_clip),
+        "valence": alpha_scale(by_clip, "valence"),
+        "arousal": alpha_scale(by_clip, "arousal"),
+    }
+
+
+def pair_agreement(a: Rating, b: Rating) -> float | None:
+    """How much two annotations of one clip agree, 0..1: the mean of the parts both have —
+    label sets (1 - MASI distance, after the wheel), valence (1 - |difference| / 2, the
+    scale spans 2) and arousal (1 - |difference|)."""
+    parts: list[float] = []
+    sa, sb = emotion_set(list(a.labels)), emotion_set(list(b.labels))
+    if sa and sb:
+        parts.append(1.0 - float(masi_distance(set(sa), set(sb))))
+    if a.valence is not None and b.valence is not None:
+        parts.append(1.0 - abs(a.valence - b.valence) / 2.0)
+    if a.arousal is not None and b.arousal is not None:
+        parts.append(1.0 - abs(a.arousal - b.arousal))
+    return sum(parts) / len(parts) if parts else None
+
+
+def ratings_agreement(rs: Sequence[Rating]) -> float | None:
+    """Mean ``pair_agreement`` over every pair of a clip's annotations; None under two."""
+    values = [v for a, b in combinations(rs, 2) if (v := pair_agreement(a, b)) is not None]
+    return sum(values) / len(values) if values else None
+
+
+@dataclass(frozen=True)
+class PairStats:
+    """Two annotators over the clips both judged."""
+
+    a: str
+    b: str
+    n_clips: int
+    label_match: float | None  # share of shared clips with the same primary emotion
+    agreement: float | None  # mean pair_agreement
+    valence_mad: float | None  # mean |valence difference|
+    arousal_mad: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def annotator_pairs(by_clip: dict[int, list[Rating]]) -> list[PairStats]:
+    shared: dict[tuple[str, str], list[tuple[Rating, Rating]]] = {}
+    for rs in by_clip.values():
+        for a, b in combinations(sorted(rs, key=lambda r: r.annotator), 2):
+            shared.setdefault((a.annotator, b.annotator), []).append((a, b))
+    out = []
+    for (na, nb), pairs in sorted(shared.items()):
+        prim = [
+            (pa, pb)
+            for a, b in pairs
+            if (pa := primary_emotion(list(a.labels))) and (pb := primary_emotion(list(b.labels)))
+        ]
+        agree = [v for a, b in pairs if (v := pair_agreement(a, b)) is not None]
+        dv = [
+            abs(a.valence - b.valence)
+            for a, b in pairs
+            if a.valence is not None and b.valence is not None
+        ]
+        da = [
+            abs(a.arousal - b.arousal)
+            for a, b in pairs
+            if a.arousal is not None and b.arousal is not None
+        ]
+        out.append(
+            PairStats(
+                a=na,
+                b=nb,
+                n_clips=len(pairs),
+                label_match=_mean([float(x == y) for x, y in prim]),
+                agreement=_mean(agree),
+                valence_mad=_mean(dv),
+                arousal_mad=_mean(da),
+            )
+        )
+    return out
+
+
+def finite_or_none(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else x
