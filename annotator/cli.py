@@ -338,6 +338,7 @@ app.add_typer(ls_app, name="ls")
 app.add_typer(models_app, name="models")
 app.add_typer(team_app, name="team")
 from annotator.cli_stats import stats  # noqa: E402
+
 app.command()(stats)  # annotator/cli_stats.py
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from db.models import Annotator, Draft, Review, ReviewKind, ReviewStatus
+from db.queries import final_of
 
 # Annotations whose values are the annotator's reading of the clip. A skip is no review;
 # a rejection says the draft is unusable and keeps the form "for the record" (the draft's
@@ -118,3 +119,22 @@ def drafts_by_id(session: Session, ids: set[int]) -> dict[int, Draft]:
 def chosen_drafts(session: Session) -> list[Draft]:
     """Every draft marked ``chosen`` (one per clip and draft run)."""
     return list(session.exec(select(Draft).where(col(Draft.chosen).is_(True))).all())
+
+
+def reviews_by_clip(session: Session) -> dict[int, list[Review]]:
+    """Every review row by clip, oldest first (the shape ``db.queries.final_of`` takes)."""
+    out: dict[int, list[Review]] = defaultdict(list)
+    for review in session.exec(select(Review).order_by(col(Review.id))).all():
+        out[review.clip_id].append(review)
+    return dict(out)
+
+
+def finals(by_clip: dict[int, list[Review]]) -> dict[int, Review]:
+    """Each clip's final review (``final_of``) when it is accepted or edited: the values the
+    dataset carries. Clips whose annotators disagree and wait for an adjudicator have none."""
+    out = {}
+    for clip_id, reviews in by_clip.items():
+        final = final_of(reviews)
+        if final is not None and final.status in JUDGED:
+            out[clip_id] = final
+    return out

@@ -24,10 +24,9 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session, col, select
 
-from annotator.stats.data import chosen_drafts, drafts_by_id
+from annotator.stats.data import chosen_drafts, drafts_by_id, finals, reviews_by_clip
 from annotator.stats.wheel import emotion_set
 from db.models import Draft, Review, ReviewKind, ReviewStatus
-from db.queries import final_of
 
 JUDGEMENTS = (ReviewStatus.ACCEPTED, ReviewStatus.EDITED, ReviewStatus.REJECTED)
 
@@ -100,16 +99,10 @@ class ModelQuality:
         return out
 
 
-def _reviews_by_clip(session: Session) -> dict[int, list[Review]]:
-    out: dict[int, list[Review]] = defaultdict(list)
-    for review in session.exec(select(Review).order_by(col(Review.id))).all():
-        out[review.clip_id].append(review)
-    return dict(out)
-
-
 def draft_quality(session: Session) -> list[ModelQuality]:
     """One row per (model id, prompt version), sorted by them."""
-    by_clip = _reviews_by_clip(session)
+    by_clip = reviews_by_clip(session)
+    final_by_clip = finals(by_clip)
     chosen = chosen_drafts(session)
     ids = {r.draft_id for rs in by_clip.values() for r in rs if r.draft_id is not None}
     drafts: dict[int, Draft] = drafts_by_id(session, ids)
@@ -136,8 +129,8 @@ def draft_quality(session: Session) -> list[ModelQuality]:
             q.n_accepted += r.status == ReviewStatus.ACCEPTED
             q.n_edited += r.status == ReviewStatus.EDITED
             q.n_rejected += r.status == ReviewStatus.REJECTED
-        final = final_of(reviews)
-        if final is None or final.status not in (ReviewStatus.ACCEPTED, ReviewStatus.EDITED):
+        final = final_by_clip.get(reviews[0].clip_id)
+        if final is None:
             continue
         draft_id = final.draft_id or next((r.draft_id for r in reviews if r.draft_id), None)
         draft = drafts.get(draft_id) if draft_id is not None else None
