@@ -1,7 +1,11 @@
 """Ingest: probe and hash media files into clips; the same bytes under another name join the
 existing clip, a file that is not media is recorded as an ingest failure and the rest go on.
 Ingest also says who speaks (``speaker`` for every file, or per file from a CSV): the
-speaker's other clips become the baseline of their prosody."""
+speaker's other clips become the baseline of their prosody.
+
+Only files inside the folders named (``AllowedRoots``: the folders given, a named file's own
+folder, ``--allow-root``) are read: a symlink or ``..`` leading elsewhere is refused with one
+line, and a file that is not media is refused before its full hash is read."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from pathlib import Path
 from sqlmodel import select
 
 from annotator.config import Settings
+from annotator.safety import AllowedRoots, refuse_non_media
 from db import Clip, ClipPath, IngestFailure, session_scope
 from db.models import utcnow
 from extractors.errors import AnnotatorError
@@ -73,22 +78,29 @@ def ingest(
     *,
     speaker: str | None = None,
     speakers: Mapping[str, str] | None = None,
+    allowed: AllowedRoots | None = None,
 ) -> IngestResult:
     """Probe and hash each file; the same bytes under another name join the existing clip.
 
     ``speakers`` (resolved path -> speaker id, e.g. from ``read_speakers_csv``) sets each
     listed file's ``Clip.speaker_id``; ``speaker`` is used for files it does not list.
     A new speaker for a clip that had another replaces it and is reported.
+    ``allowed`` (default: the folders of ``paths``) bounds where files may resolve to.
     """
     settings.ensure_home()
     result = IngestResult()
+    paths = list(paths)
+    allowed = allowed or AllowedRoots.for_inputs(paths)
     for path in expand_paths(paths):
         shown = str(path)
         if progress:
             progress(shown)
         resolved = str(path.resolve()) if path.exists() else shown
         try:
+            allowed.check(path)
             stamp = FileStamp.of(path) if path.is_file() else None  # before the hash: a
+            if stamp is not None and stamp.size_bytes > 0:
+                refuse_non_media(path)  # milliseconds, where the full sha256 of 4 GB is not
             info = probe(path)  # change while hashing then shows as a moved mtime
             partial = partial_hash(path)
         except AnnotatorError as exc:

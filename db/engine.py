@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import event, inspect
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session, create_engine
 
 from db import models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -28,6 +29,9 @@ VERSION_TABLE = "alembic_version"
 # pg_advisory_xact_lock key that serialises migrations of one database (a constant: any bigint).
 PG_MIGRATION_LOCK = 0x6D65722D616E6E  # "mer-ann"
 
+# libpq-style query parameters that carry secrets (masked like the password).
+_SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pwd", "token", "api_key", "secret"})
+
 _ENGINES: dict[str, Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 # Alembic keeps the running migration in module globals (alembic.context, alembic.op): one
@@ -41,6 +45,19 @@ class SchemaError(AnnotatorError, RuntimeError):
     code = "schema_mismatch"
 
 
+class DatabaseUnavailableError(AnnotatorError, ConnectionError):
+    """The database cannot be opened (server down, wrong host, refused login, no such file).
+    The message names it with the password masked; the driver's own first line says why."""
+
+    code = "db_unavailable"
+
+
+class DatabaseUrlError(AnnotatorError, ValueError):
+    """The database URL is not one SQLAlchemy can use (bad syntax, no such dialect/driver)."""
+
+    code = "bad_db_url"
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -48,7 +65,9 @@ def sqlite_url(path: Path) -> str:
 def get_engine(url: str) -> Engine:
     """One engine per URL per process, its database migrated to the newest schema revision.
 
-    SQLite gets WAL, a busy timeout and foreign keys.
+    SQLite gets WAL, a busy timeout and foreign keys. A database that cannot be reached raises
+    ``DatabaseUnavailableError``, an unusable URL ``DatabaseUrlError``: one line each, naming
+    the database with its password masked, never the driver's traceback.
     """
     engine = _ENGINES.get(url)
     if engine is not None:
@@ -57,25 +76,75 @@ def get_engine(url: str) -> Engine:
         engine = _ENGINES.get(url)
         if engine is not None:
             return engine
-        if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-            @event.listens_for(engine, "connect")
-            def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-                cur = dbapi_conn.cursor()
-                cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=NORMAL")
-                cur.execute("PRAGMA foreign_keys=ON")
-                cur.close()
-        else:
-            engine = create_engine(url, pool_pre_ping=True)
+        try:
+            engine = _create(url)
+        except (sa_exc.ArgumentError, ImportError, ValueError) as exc:
+            raise DatabaseUrlError(
+                f"{masked_url(url)}: not a usable database URL ({_first_line(exc)})"
+            ) from None
         try:
             upgrade_to_head(engine)
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            engine.dispose()
+            raise DatabaseUnavailableError(
+                f"cannot open the database {masked_url(url)}: {_driver_reason(exc, url)}"
+            ) from None
         except BaseException:
             engine.dispose()
             raise
         _ENGINES[url] = engine
         return engine
+
+
+def _create(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    # connect_timeout: a host that drops packets fails in 10 s, not after the OS's minutes.
+    parsed = make_url(url)
+    args: dict[str, object] = {}
+    driver = parsed.get_driver_name()
+    if driver in ("psycopg", "psycopg2") and "connect_timeout" not in parsed.query:
+        args["connect_timeout"] = 10
+    return create_engine(parsed, pool_pre_ping=True, connect_args=args)
+
+
+def masked_url(url: str) -> str:
+    """``url`` fit to print: the password replaced by ``***`` (annotator.safety.mask_url
+    does the same for any URL; db cannot import it)."""
+    try:
+        parsed = make_url(url)
+        secret = {k: "***" for k in parsed.query if k.lower() in _SECRET_QUERY_KEYS}
+        shown = parsed.update_query_dict(secret).render_as_string(hide_password=True)
+        return shown.replace("%2A%2A%2A", "***")
+    except Exception:  # not parseable: show the scheme only
+        return url.split("://", 1)[0] + "://..."
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
+def _driver_reason(exc: sa_exc.DBAPIError, url: str) -> str:
+    """The driver's first line, without SQLAlchemy's wrapper and never with the password."""
+    reason = _first_line(exc.orig) if exc.orig is not None else _first_line(exc)
+    try:
+        password = make_url(url).password
+    except Exception:
+        password = None
+    if password:
+        reason = reason.replace(str(password), "***")
+    return reason
 
 
 def upgrade_to_head(engine: Engine) -> None:
