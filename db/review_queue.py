@@ -119,12 +119,18 @@ def _chosen_draft_id() -> Any:
     )
 
 
-def _sort_key(order: QueueOrder) -> ColumnElement[Any]:
-    """The order's key besides Clip.id (ties are broken by it): a constant for ``oldest``."""
-    if order == QueueOrder.UNCERTAIN:
-        scored = and_(col(Draft.status) == DraftStatus.VALID, col(Draft.confidence).is_not(None))
-        return case((scored, Draft.confidence), else_=-1.0)
-    return literal(0.0)
+def _uncertainty() -> ColumnElement[Any]:
+    """The ``uncertain`` order's key: the chosen draft's confidence, -1 for none / invalid."""
+    scored = and_(col(Draft.status) == DraftStatus.VALID, col(Draft.confidence).is_not(None))
+    return case((scored, Draft.confidence), else_=-1.0)
+
+
+def _sort_keys(order: QueueOrder | str) -> list[Any]:
+    """ORDER BY terms, ties broken by Clip.id. ``oldest`` is Clip.id alone, so SQLite walks
+    the primary key and stops at LIMIT instead of sorting every clip."""
+    if _order(order) == QueueOrder.UNCERTAIN:
+        return [_uncertainty(), col(Clip.id)]
+    return [col(Clip.id)]
 
 
 def _annotation_by(annotator_id: int) -> ColumnElement[bool]:
@@ -171,9 +177,16 @@ def _needs_adjudication() -> ColumnElement[bool]:
     return and_(disagree, not_(adjudicated))
 
 
-def _base(annotator_id: int, filt: QueueFilter, *columns: Any) -> Select[Any]:
-    """Drafted clips joined to their chosen draft, filtered."""
-    query = sa_select(*columns).select_from(Clip).join(Draft, col(Draft.id) == _chosen_draft_id())
+def _base(
+    annotator_id: int, filt: QueueFilter, *columns: Any, order: QueueOrder | str = "oldest"
+) -> Select[Any]:
+    """Drafted clips, filtered. Joined to their chosen draft only when the filter or the
+    order reads it: otherwise one index probe per clip says it has a draft at all."""
+    query = sa_select(*columns).select_from(Clip)
+    if filt.model_id is not None or filt.has_error is not None or _order(order) != "oldest":
+        query = query.join(Draft, col(Draft.id) == _chosen_draft_id())
+    else:
+        query = query.where(exists().where(col(Draft.clip_id) == Clip.id))
     status = filt.status or "all"
     if status not in STATUSES:
         raise QueueError(f"unknown queue status {status!r}; known: {', '.join(STATUSES)}")
@@ -211,7 +224,7 @@ def _order(order: QueueOrder | str) -> QueueOrder:
 
 def queue_count(session: Session, annotator_id: int, filt: QueueFilter) -> int:
     """How many clips ``queue_page`` pages through (one COUNT query)."""
-    inner = _base(annotator_id, filt, Clip.id).subquery()
+    inner = _base(annotator_id, filt, Clip.id).subquery()  # the oldest order: no draft join
     return int(session.execute(sa_select(func.count()).select_from(inner)).scalar_one())
 
 
@@ -225,10 +238,9 @@ def queue_page(
 ) -> list[QueueRow]:
     """One page of the queue. The page's ids are found first (sort keys only), then only
     those rows get their per-clip details, so the sort never carries them."""
-    key = _sort_key(_order(order))
     ids_query = (
-        _base(annotator_id, filt, Clip.id)
-        .order_by(key, col(Clip.id))
+        _base(annotator_id, filt, Clip.id, order=order)
+        .order_by(*_sort_keys(order))
         .offset(max(offset, 0))
         .limit(max(limit, 0))
     )
@@ -307,24 +319,27 @@ def next_clip(
     annotator has not reviewed and that is not someone else's (assigned to others, not to
     them); from the top when nothing follows (never ``after_clip_id`` itself); None when
     nothing is left. A keyset query: the current clip's sort key, then LIMIT 1 after it."""
-    key = _sort_key(_order(order))
-    query = _base(annotator_id, filt, Clip.id).where(
+    keys = _sort_keys(order)
+    query = _base(annotator_id, filt, Clip.id, order=order).where(
         not_(_annotation_by(annotator_id)), or_(_assigned(annotator_id), not_(_assigned()))
     )
     if after_clip_id is not None:
         query = query.where(col(Clip.id) != after_clip_id)
         current = session.execute(
-            sa_select(key)
+            sa_select(*keys)
             .select_from(Clip)
             .join(Draft, col(Draft.id) == _chosen_draft_id())
             .where(col(Clip.id) == after_clip_id)
-        ).scalar()
+        ).first()
         if current is not None:
-            after = query.where(tuple_(key, Clip.id) > tuple_(literal(current), after_clip_id))
-            found = session.execute(after.order_by(key, col(Clip.id)).limit(1)).scalar()
+            bound = [literal(v) for v in current]
+            after = query.where(
+                tuple_(*keys) > tuple_(*bound) if len(keys) > 1 else keys[0] > bound[0]
+            )
+            found = session.execute(after.order_by(*keys).limit(1)).scalar()
             if found is not None:
                 return int(found)
-    first = session.execute(query.order_by(key, col(Clip.id)).limit(1)).scalar()
+    first = session.execute(query.order_by(*keys).limit(1)).scalar()
     return None if first is None else int(first)
 
 
