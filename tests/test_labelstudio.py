@@ -54,7 +54,7 @@ from tests.conftest import silent_video
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "labelstudio-test-server.sh"
 UNAVAILABLE = 3
-DRAFT = {
+DRAFT: dict[str, Any] = {
     "caption": "The speaker greets warmly and sounds pleased.",
     "labels": ["happy", "friendly"],
     "valence": 0.6,
@@ -235,7 +235,8 @@ def test_setup_twice_gives_one_project_and_one_storage(
     second = _cli("setup", "--project", project, "--media-dir", str(clips_dir))
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
     assert "created" in first.output.splitlines()[0] and "found" in second.output.splitlines()[0]
-    projects = [p for p in ls.sdk.projects.list(title=project) if p.title == project]
+    listed: list[Any] = list(ls.sdk.projects.list(title=project))
+    projects = [p for p in listed if p.title == project]
     assert len(projects) == 1
     assert projects[0].label_config.strip() == labeling_config().strip()
     storages = ls.sdk.import_storage.local.list(project=projects[0].id)
@@ -243,7 +244,12 @@ def test_setup_twice_gives_one_project_and_one_storage(
 
 
 def test_push_is_idempotent_resumable_and_sends_redrafts(
-    ls: LabelStudio, env: dict[str, str], project: str, clips_dir: Path, settings: Settings
+    ls: LabelStudio,
+    env: dict[str, str],
+    project: str,
+    clips_dir: Path,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ids = _seed(settings, clips_dir)
     _setup_and_push(settings, project, clips_dir)
@@ -276,15 +282,22 @@ def test_push_is_idempotent_resumable_and_sends_redrafts(
     tasks = _tasks(ls, pid)
     assert len(tasks) == 3 and sum(len(t["predictions"]) for t in tasks) == 3
     with session_scope(settings.db_url) as session:
-        links = {ln.clip_id: ln.task_id for ln in session.exec(select(LabelStudioLink))}
-    assert links == {ids[name]: t["id"] for name, t in by_name.items()}
+        links = {ln.clip_id: (ln.task_id, ln.pushed_draft_id, ln.prediction_id)
+                 for ln in session.exec(select(LabelStudioLink))}  # fmt: skip
+    assert links == {
+        ids[name]: (t["id"], draft_id_of(t["predictions"][0]["result"]), t["predictions"][0]["id"])
+        for name, t in by_name.items()
+    }
+    assert all(
+        draft is not None and prediction is not None for _, draft, prediction in links.values()
+    )
 
     # A push that crashed after importing (tasks there, links lost) is healed, not duplicated.
     with session_scope(settings.db_url) as session:
         for link in session.exec(select(LabelStudioLink)):
             session.delete(link)
     healed = _cli("push", "--project", project, settings=settings)
-    assert "0 tasks created, 3 already there" in healed.output, healed.output
+    assert "0 tasks created, 3 already there, 0 predictions created" in healed.output, healed.output
     with session_scope(settings.db_url) as session:
         assert session.exec(select(func.count()).select_from(LabelStudioLink)).one() == 3
 
@@ -293,22 +306,38 @@ def test_push_is_idempotent_resumable_and_sends_redrafts(
         cue = session.exec(
             select(CueTextRecord).where(CueTextRecord.clip_id == ids["demo clip.mp4"])
         ).one()
+        assert cue.id is not None
         # Two samples: the one marked chosen (the second) is the one pushed.
         _add_draft(session, ids["demo clip.mp4"], cue.id, "run2", caption="Not this one.")
         new = _add_draft(session, ids["demo clip.mp4"], cue.id, "run2", caption="Now tense.",
                          labels=["tense"], valence=-0.4, confidence=0.55, sample_index=1,
                          chosen=True)  # fmt: skip
         assert chosen_draft(session, ids["demo clip.mp4"]).id == new.id  # type: ignore[union-attr]
+    # Every clip is linked to the draft it shows: only the redrafted task is touched, and
+    # the project's tasks are not listed at all.
+    listed: list[int] = []
+    real_iter = LabelStudio.iter_tasks
+
+    def counting_iter(self: LabelStudio, *args: Any, **kwargs: Any) -> Any:
+        listed.append(1)
+        return real_iter(self, *args, **kwargs)
+
+    monkeypatch.setattr(LabelStudio, "iter_tasks", counting_iter)
     redrafted = _cli("push", "--project", project, settings=settings)
-    assert "1 predictions created, 2 unchanged, 1 superseded removed" in redrafted.output, (
-        redrafted.output
-    )
-    tasks = {t["data"]["clip_name"]: t for t in _tasks(ls, pid)}
-    assert len(tasks) == 3
-    (current,) = tasks["demo clip.mp4"]["predictions"]  # the editor shows one, the new draft
+    assert "0 tasks created, 0 already there, 1 predictions created, 2 unchanged, 1 superseded " \
+        "removed" in redrafted.output, redrafted.output  # fmt: skip
+    assert listed == []
+    now = {t["data"]["clip_name"]: t for t in _tasks(ls, pid)}
+    assert len(now) == 3
+    (current,) = now["demo clip.mp4"]["predictions"]  # the editor shows one, the new draft
     assert (current["model_version"], current["score"]) == ("scripted-model-run2", 0.55)
     assert draft_id_of(current["result"]) == new.id
-    assert len(tasks["single_face.mp4"]["predictions"]) == 1
+    with session_scope(settings.db_url) as session:
+        link = session.exec(
+            select(LabelStudioLink).where(LabelStudioLink.clip_id == ids["demo clip.mp4"])
+        ).one()
+        assert (link.pushed_draft_id, link.prediction_id) == (new.id, current["id"])
+    assert len(now["single_face.mp4"]["predictions"]) == 1
     # Annotators are shown the predictions of the model most drafts come from.
     assert ls.sdk.projects.get(id=pid).model_version == "scripted-model-run1"
     assert (
@@ -344,7 +373,8 @@ def test_push_that_crashes_between_chunks_is_finished_by_the_next(
     monkeypatch.setattr(sync, "_import_chunk", real_import)
     with session_scope(settings.db_url) as session:
         resumed = sync.push(session, ls, pid, media, chunk=1)
-    assert (resumed.tasks_created, resumed.tasks_found, resumed.unchanged) == (2, 1, 1)
+    # The first clip's link names its draft: unchanged without a look at Label Studio.
+    assert (resumed.tasks_created, resumed.tasks_found, resumed.unchanged) == (2, 0, 1)
     tasks = _tasks(ls, pid)
     assert len(tasks) == 3 and sorted(len(t["predictions"]) for t in tasks) == [1, 1, 1]
     assert len({t["data"]["clip_sha256"] for t in tasks}) == 3

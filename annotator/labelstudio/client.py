@@ -108,15 +108,25 @@ class LabelStudio:
         return None
 
     def iter_tasks(
-        self, project_id: int, page_size: int = 500, annotated_only: bool = False
+        self,
+        project_id: int,
+        page_size: int = 500,
+        annotated_only: bool = False,
+        id_range: tuple[int, int] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """The project's tasks as dicts (id, data, predictions, annotations), page by page;
-        ``annotated_only``: those with at least one submitted annotation (a Data Manager filter)."""
-        query = None
+        ``annotated_only``: those with at least one submitted annotation; ``id_range``: those
+        with an id in that closed range (Data Manager filters)."""
+        items: list[dict[str, Any]] = []
         if annotated_only:
-            item = {"filter": "filter:tasks:total_annotations", "operator": "greater",
-                    "type": "Number", "value": 0}  # fmt: skip
-            query = json.dumps({"filters": {"conjunction": "and", "items": [item]}})
+            items.append({"filter": "filter:tasks:total_annotations", "operator": "greater",
+                          "type": "Number", "value": 0})  # fmt: skip
+        if id_range is not None:
+            items.append({"filter": "filter:tasks:id", "operator": "in", "type": "Number",
+                          "value": {"min": id_range[0], "max": id_range[1]}})  # fmt: skip
+        query = None
+        if items:
+            query = json.dumps({"filters": {"conjunction": "and", "items": items}})
         page = 1
         while True:
             response: Any = self.call(
@@ -128,10 +138,10 @@ class LabelStudio:
                 fields="all",
                 query=query,
             )
-            items = response.items or []
-            for task in items:
+            tasks = response.items or []
+            for task in tasks:
                 yield task.dict() if hasattr(task, "dict") else dict(task)
-            if len(items) < page_size:  # the server answers 404 for a page past the end
+            if len(tasks) < page_size:  # the server answers 404 for a page past the end
                 return
             page += 1
 

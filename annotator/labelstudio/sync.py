@@ -148,29 +148,41 @@ def chosen_draft(session: Session, clip_id: int) -> Draft | None:
     return queries.chosen_draft(session, clip_id, valid_only=True)
 
 
-def _remote(ls: LabelStudio, pid: int) -> dict[str, tuple[int, dict[int, int]]]:
-    """Clip sha256 -> (task id, {draft id: prediction id} of the drafts already there)."""
+def _remote(
+    ls: LabelStudio, pid: int, ids: tuple[int, int] | None = None
+) -> dict[str, tuple[int, dict[int, int]]]:
+    """Clip sha256 -> (task id, {draft id: prediction id} of the drafts already there), for
+    the project's tasks (``ids``: those with an id in that closed range)."""
     out: dict[str, tuple[int, dict[int, int]]] = {}
-    for task in ls.iter_tasks(pid):
+    for task in ls.iter_tasks(pid, id_range=ids):
         data = task.get("data")
         if not isinstance(data, dict) or not data.get(CLIP_KEY):
             continue
-        drafts: dict[int, int] = {}
-        for prediction in task.get("predictions") or []:
-            draft_id = draft_id_of(prediction.get("result") or [])
-            if draft_id is not None and prediction.get("id") is not None:
-                drafts[draft_id] = int(prediction["id"])
-        out[str(data[CLIP_KEY])] = (int(task["id"]), drafts)
+        out[str(data[CLIP_KEY])] = (int(task["id"]), _drafts_of(task.get("predictions") or []))
     return out
 
 
-def _link(session: Session, clip_id: int, pid: int, task_id: int) -> None:
+def _drafts_of(predictions: list[Any]) -> dict[int, int]:
+    """{draft id: prediction id} from predictions as dicts or SDK objects."""
+    drafts: dict[int, int] = {}
+    for prediction in predictions:
+        item = prediction if isinstance(prediction, dict) else prediction.dict()
+        draft_id = draft_id_of(item.get("result") or [])
+        if draft_id is not None and item.get("id") is not None:
+            drafts[draft_id] = int(item["id"])
+    return drafts
+
+
+def _link(
+    session: Session, clip_id: int, pid: int, task_id: int, draft_id: int, prediction: int | None
+) -> None:
     link = session.exec(select(LabelStudioLink).where(LabelStudioLink.clip_id == clip_id)).first()
     if link is None:
-        session.add(LabelStudioLink(clip_id=clip_id, project_id=pid, task_id=task_id))
+        link = LabelStudioLink(clip_id=clip_id, project_id=pid, task_id=task_id)
     elif (link.project_id, link.task_id) != (pid, task_id):
         link.project_id, link.task_id, link.last_synced_at = pid, task_id, None
-        session.add(link)
+    link.pushed_draft_id, link.prediction_id = draft_id, prediction
+    session.add(link)
 
 
 def _prediction(draft: Draft) -> dict[str, Any]:
@@ -189,58 +201,51 @@ def _prediction(draft: Draft) -> dict[str, Any]:
 def push(
     session: Session, ls: LabelStudio, pid: int, media: MediaUrls, chunk: int = CHUNK
 ) -> PushResult:
-    """One task per drafted clip, its chosen draft as a prediction; commits per chunk."""
+    """One task per drafted clip, its chosen draft as a prediction; commits per chunk.
+
+    A clip whose link names its chosen draft is not sent again (no request at all); a
+    redrafted one gets the new prediction on its task and loses the old. The project's
+    tasks are listed only when a clip has no link (new, or a push that died after the
+    import) or a link from before ``pushed_draft_id``."""
     result = PushResult()
-    remote = _remote(ls, pid)
-    links = {
-        link.clip_id: link
-        for link in session.exec(select(LabelStudioLink)).all()
-        if link.project_id != pid
-    }
-    pending: list[tuple[int, dict[str, Any]]] = []
+    links = {link.clip_id: link for link in session.exec(select(LabelStudioLink)).all()}
+    todo: list[tuple[Clip, Draft, LabelStudioLink | None]] = []
     models: Counter[str] = Counter()
     drafted = select(Draft.clip_id).distinct()
     for clip in session.exec(select(Clip).where(col(Clip.id).in_(drafted)).order_by(col(Clip.id))):
         assert clip.id is not None
-        if clip.id in links:
-            why = f"linked to another Label Studio project ({links[clip.id].project_id})"
+        link = links.get(clip.id)
+        if link is not None and link.project_id != pid:
+            why = f"linked to another Label Studio project ({link.project_id})"
             result.skipped.append((clip.name, why))
             continue
         draft = chosen_draft(session, clip.id)
         if draft is None:
             result.skipped.append((clip.name, "no valid draft"))
             continue
-        assert draft.id is not None
         models[draft.model_id] += 1
+        if link is not None and link.pushed_draft_id == draft.id:
+            result.unchanged += 1
+        else:
+            todo.append((clip, draft, link))
+    unknown = any(link is None or link.pushed_draft_id is None for _, _, link in todo)
+    remote = _remote(ls, pid) if unknown else {}
+    pending: list[tuple[int, Draft, dict[str, Any]]] = []
+    for clip, draft, link in todo:
+        assert clip.id is not None
         if clip.sha256 in remote:
             task_id, pushed = remote[clip.sha256]
-            result.tasks_found += 1
-            _link(session, clip.id, pid, task_id)
-            if draft.id in pushed:
-                result.unchanged += 1
-            else:
-                pred = _prediction(draft)
-                ls.call("create prediction", ls.sdk.predictions.create, task=task_id, **pred)
-                result.predictions_created += 1
-            # Then the superseded ones go (also those a push that died here left behind).
-            for old_draft, prediction_id in pushed.items():
-                if old_draft != draft.id:
-                    ls.call("delete prediction", ls.sdk.predictions.delete, id=prediction_id)
-                    result.predictions_removed += 1
-            session.commit()
+            result.tasks_found += link is None
+        elif link is not None and link.pushed_draft_id is not None:
+            task_id = link.task_id
+            listed = ls.call("list predictions", ls.sdk.predictions.list, task=task_id)
+            pushed = _drafts_of(listed)
+        else:
+            task = _new_task(session, clip, draft, media, result)
+            if task is not None:
+                pending.append((clip.id, draft, task))
             continue
-        url = media.url(session, clip)
-        if url is None:
-            result.skipped.append((clip.name, f"no path under the media root {media.root}"))
-            continue
-        cue = latest_cue_text(session, clip.id)
-        data = {
-            VIDEO_KEY: url,
-            CUE_KEY: cue.readable_text if cue else "(no cue text)",
-            CLIP_KEY: clip.sha256,
-            "clip_name": clip.name,
-        }
-        pending.append((clip.id, {"data": data, "predictions": [_prediction(draft)]}))
+        _replace(session, ls, pid, clip.id, task_id, draft, pushed, result)
     session.commit()
     for start in range(0, len(pending), chunk):
         part = pending[start : start + chunk]
@@ -252,6 +257,56 @@ def push(
     return result
 
 
+def _replace(
+    session: Session,
+    ls: LabelStudio,
+    pid: int,
+    clip_id: int,
+    task_id: int,
+    draft: Draft,
+    pushed: dict[int, int],
+    result: PushResult,
+) -> None:
+    """The task shows ``draft``: its prediction created unless there, the others deleted
+    (also those a push that died here left behind); the link records it."""
+    assert draft.id is not None
+    prediction: int | None
+    if draft.id in pushed:
+        prediction = pushed[draft.id]
+        result.unchanged += 1
+    else:
+        created = ls.call(
+            "create prediction", ls.sdk.predictions.create, task=task_id, **_prediction(draft)
+        )
+        prediction = int(created.id) if created.id is not None else None
+        result.predictions_created += 1
+    for old_draft, old_prediction in pushed.items():
+        if old_draft != draft.id:
+            ls.call("delete prediction", ls.sdk.predictions.delete, id=old_prediction)
+            result.predictions_removed += 1
+    _link(session, clip_id, pid, task_id, draft.id, prediction)
+    session.commit()
+
+
+def _new_task(
+    session: Session, clip: Clip, draft: Draft, media: MediaUrls, result: PushResult
+) -> dict[str, Any] | None:
+    """The task to import for a clip Label Studio does not have, or None (skipped: why)."""
+    assert clip.id is not None
+    url = media.url(session, clip)
+    if url is None:
+        result.skipped.append((clip.name, f"no path under the media root {media.root}"))
+        return None
+    cue = latest_cue_text(session, clip.id)
+    data = {
+        VIDEO_KEY: url,
+        CUE_KEY: cue.readable_text if cue else "(no cue text)",
+        CLIP_KEY: clip.sha256,
+        "clip_name": clip.name,
+    }
+    return {"data": data, "predictions": [_prediction(draft)]}
+
+
 def _select_model_version(ls: LabelStudio, pid: int, model_id: str) -> str:
     """The editor prelabels a task only with predictions of the project's ``model_version``."""
     project = ls.call("get project", ls.sdk.projects.get, id=pid)
@@ -261,21 +316,25 @@ def _select_model_version(ls: LabelStudio, pid: int, model_id: str) -> str:
 
 
 def _import_chunk(
-    session: Session, ls: LabelStudio, pid: int, part: list[tuple[int, dict[str, Any]]]
+    session: Session, ls: LabelStudio, pid: int, part: list[tuple[int, Draft, dict[str, Any]]]
 ) -> None:
-    """Import one chunk and link its tasks; a crash after the import is healed by the next
-    push, which finds the tasks by their clip hash."""
+    """Import one chunk and link its tasks (with their prediction ids, read back in one
+    request); a crash after the import is healed by the next push, which finds the tasks
+    by their clip hash."""
     response = ls.call(
         "import tasks",
         ls.sdk.projects.import_tasks,
         id=pid,
-        request=[task for _, task in part],
+        request=[task for _, _, task in part],
         return_task_ids=True,
     )
-    task_ids = getattr(response, "task_ids", None)
-    if not task_ids or len(task_ids) != len(part):
-        remote = _remote(ls, pid)
-        task_ids = [remote[task["data"][CLIP_KEY]][0] for _, task in part]
-    for (clip_id, _), task_id in zip(part, task_ids, strict=True):
-        _link(session, clip_id, pid, int(task_id))
+    task_ids = [int(t) for t in getattr(response, "task_ids", None) or []]
+    ids = (min(task_ids), max(task_ids)) if len(task_ids) == len(part) else None
+    remote = _remote(ls, pid, ids)
+    if any(task["data"][CLIP_KEY] not in remote for _, _, task in part):
+        remote = _remote(ls, pid)  # the server did not answer the id filter as expected
+    for clip_id, draft, task in part:
+        assert draft.id is not None
+        task_id, pushed = remote[task["data"][CLIP_KEY]]
+        _link(session, clip_id, pid, task_id, draft.id, pushed.get(draft.id))
     session.commit()
