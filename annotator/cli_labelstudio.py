@@ -160,7 +160,8 @@ def pull(
     home: HomeOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Annotations back as reviews; malformed ones and conflicts are reported, never stored over."""
+    """Annotations back as each Label Studio user's own reviews; malformed ones are skipped and
+    conflicts reported (exit 1 when an annotation could not be stored)."""
     from annotator.labelstudio.client import LabelStudioError
     from annotator.labelstudio.pull import pull as run_pull
     from annotator.labelstudio.sync import project_id
@@ -181,7 +182,9 @@ def pull(
         err.print(f"[yellow]![/] conflict: {escape(line)}")
     console.print(
         f"pull from {project!r}: {len(result.saved)} reviews saved, {result.unchanged} unchanged, "
-        f"{len(result.malformed)} malformed, {len(result.conflicts)} conflicts"
+        f"{len(result.malformed)} malformed, {len(result.conflicts)} clips in conflict "
+        f"({result.kept_in_history} annotations kept in history only)"
     )
-    if result.malformed or result.conflicts:
+    # Disagreements between annotators are stored and wait for an adjudicator: not a failure.
+    if result.malformed or result.kept_in_history:
         raise typer.Exit(1)

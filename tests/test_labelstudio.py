@@ -37,7 +37,6 @@ from annotator.labelstudio.config import (
 from annotator.labelstudio.pull import pull
 from annotator.labelstudio.sync import MediaUrls, chosen_draft, project_id
 from db import (
-    Annotator,
     Clip,
     CueTextRecord,
     Draft,
@@ -47,7 +46,7 @@ from db import (
     ReviewStatus,
     session_scope,
 )
-from db.queries import ReviewInput, review_for, save_review
+from db.queries import ReviewInput, review_for, reviews_of, save_review
 from extractors.media import sha256_file
 from tests.conftest import silent_video
 
@@ -397,8 +396,11 @@ def test_media_from_a_url_prefix(
                     f"{prefix}/{folder}/single_face.mp4"]  # fmt: skip
 
 
-def _annotate(ls: LabelStudio, task: dict[str, Any], decision: str, **changes: Any) -> int:
-    """What an annotator's submit sends: the prediction's regions (ids kept), edited, + decision."""
+def _annotate(
+    ls: LabelStudio, task: dict[str, Any], decision: str, user: int | None = None, **changes: Any
+) -> int:
+    """What an annotator's submit sends: the prediction's regions (ids kept), edited, + decision;
+    ``user``: made by that Label Studio user (the token's user otherwise)."""
     result = []
     for item in task["predictions"][-1]["result"]:
         item = {**item, "value": dict(item["value"])}
@@ -409,9 +411,37 @@ def _annotate(ls: LabelStudio, task: dict[str, Any], decision: str, **changes: A
         result.append(item)
     result.append({"id": "decision", "from_name": "decision", "to_name": "video",
                    "type": "choices", "value": {"choices": [decision]}})  # fmt: skip
-    annotation = ls.sdk.annotations.create(id=task["id"], result=result, lead_time=12.5)
+    extra = {"completed_by": user} if user is not None else {}
+    annotation = ls.sdk.annotations.create(id=task["id"], result=result, lead_time=12.5, **extra)
     assert annotation.id is not None
     return annotation.id
+
+
+ADMIN = "annotator@example.com"  # the test server's user: the API token's owner
+SECOND = "second@example.com"
+
+
+def _second_user(ls: LabelStudio) -> int:
+    """A second Label Studio user (made once per server)."""
+    for user_id, name in ls.users_by_id().items():
+        if name == SECOND:
+            return user_id
+    user = ls.sdk.users.create(username="second", email=SECOND, password="second-password-1")
+    assert user.id is not None
+    return int(user.id)
+
+
+def _count(settings: Settings, table: type) -> int:
+    with session_scope(settings.db_url) as session:
+        return int(session.exec(select(func.count()).select_from(table)).one())
+
+
+def _forget_watermarks(settings: Settings) -> None:
+    """As if the watermarks were lost: what is stored must still not be stored again."""
+    with session_scope(settings.db_url) as session:
+        for link in session.exec(select(LabelStudioLink)):
+            link.last_synced_at = None
+            session.add(link)
 
 
 def test_pull_stores_reviews_validated_once_and_reports_malformed(
@@ -430,86 +460,182 @@ def test_pull_stores_reviews_validated_once_and_reports_malformed(
 
     with session_scope(settings.db_url) as session:
         result = pull(session, ls, pid)
-    assert sorted(result.saved) == [("demo clip.mp4", "accepted"), ("single_face.mp4", "edited")]
+    assert sorted(result.saved) == [
+        ("demo clip.mp4", ADMIN, "accepted"), ("single_face.mp4", ADMIN, "edited")]  # fmt: skip
     assert [(m[0], m[1]) for m in result.malformed] == [("silent.mp4", bad.id)]
     assert "valence" in result.malformed[0][2] and result.conflicts == []
     with session_scope(settings.db_url) as session:
-        accepted = review_for(session, ids["demo clip.mp4"])
-        edited = review_for(session, ids["single_face.mp4"])
+        accepted = review_for(session, ids["demo clip.mp4"], ADMIN)
+        edited = review_for(session, ids["single_face.mp4"], ADMIN)
         assert review_for(session, ids["silent.mp4"]) is None  # never stored
         assert accepted is not None and edited is not None
         assert (accepted.status, accepted.caption, accepted.labels, accepted.valence) == (
             "accepted", DRAFT["caption"], ["happy", "friendly"], 0.6)  # fmt: skip
+        assert (accepted.source, accepted.kind, accepted.version) == (
+            "labelstudio",
+            "annotation",
+            1,
+        )
         assert accepted.time_spent_s == 12.5  # Label Studio's lead time
         assert (edited.status, edited.caption, edited.labels, edited.valence, edited.arousal) == (
             "edited", "Calm, a little bored.", ["calm", "bored"], -0.3, 0.5)  # fmt: skip
-        who = session.get(Annotator, edited.annotator_id)
-        assert who is not None and who.name == "annotator@example.com"
+        # One annotation per clip: it is the clip's final review too.
+        final = review_for(session, ids["single_face.mp4"])
+        assert final is not None and final.id == edited.id
         draft = session.get(Draft, edited.draft_id)
         assert draft is not None and draft.clip_id == ids["single_face.mp4"]
-        n_events = session.exec(select(func.count()).select_from(ReviewEvent)).one()
-    assert n_events == 2
+    assert _count(settings, ReviewEvent) == 2
 
     # Pulled again: nothing new is stored; the malformed one is reported again, still skipped.
     out = _cli("pull", "--project", project, settings=settings)
     assert out.exit_code == 1  # a malformed annotation is reported as a failure
-    assert "0 reviews saved, 2 unchanged, 1 malformed" in out.output, out.output
+    assert "0 reviews saved, 2 unchanged, 1 malformed, 0 clips in conflict" in out.output, (
+        out.output
+    )
     assert f"silent.mp4: annotation {bad.id} skipped" in out.output
+    _forget_watermarks(settings)
     with session_scope(settings.db_url) as session:
-        assert session.exec(select(func.count()).select_from(ReviewEvent)).one() == 2
-        assert session.exec(select(func.count()).select_from(Review)).one() == 2
+        again = pull(session, ls, pid)
+    assert (again.saved, again.unchanged, len(again.malformed)) == ([], 2, 1)
+    assert (_count(settings, Review), _count(settings, ReviewEvent)) == (2, 2)
 
 
-def test_review_in_both_tools_is_a_conflict_kept_in_history(
+def test_two_label_studio_users_on_one_task_give_two_reviews(
+    ls: LabelStudio, env: dict[str, str], project: str, clips_dir: Path, settings: Settings
+) -> None:
+    ids = _seed(settings, clips_dir)
+    _setup_and_push(settings, project, clips_dir)
+    pid = project_id(ls, project)
+    second = _second_user(ls)
+    tasks = {t["data"]["clip_name"]: t for t in _tasks(ls, pid)}
+    demo, face = ids["demo clip.mp4"], ids["single_face.mp4"]
+    _annotate(ls, tasks["demo clip.mp4"], "accept")
+    changed = _annotate(ls, tasks["demo clip.mp4"], "edit", user=second,
+                        caption="Tense, not pleased.", labels="tense", valence=-0.4)  # fmt: skip
+    _annotate(ls, tasks["single_face.mp4"], "accept")
+    _annotate(ls, tasks["single_face.mp4"], "accept", user=second)
+
+    with session_scope(settings.db_url) as session:
+        result = pull(session, ls, pid)
+    assert sorted(result.saved) == [
+        ("demo clip.mp4", ADMIN, "accepted"),
+        ("demo clip.mp4", SECOND, "edited"),
+        ("single_face.mp4", ADMIN, "accepted"),
+        ("single_face.mp4", SECOND, "accepted"),
+    ]
+    # They disagree on the demo clip: both stored, one line, for an adjudicator.
+    assert result.conflicts == [
+        f"demo clip.mp4: {SECOND} (Label Studio) disagrees with {ADMIN}: both kept, "
+        "for an adjudicator"
+    ]
+    assert result.kept_in_history == 0
+    with session_scope(settings.db_url) as session:
+        mine, theirs = review_for(session, demo, ADMIN), review_for(session, demo, SECOND)
+        assert mine is not None and theirs is not None and mine.id != theirs.id
+        assert (mine.status, mine.caption, mine.valence) == ("accepted", DRAFT["caption"], 0.6)
+        assert (theirs.status, theirs.caption, theirs.labels, theirs.valence) == (
+            "edited", "Tense, not pleased.", ["tense"], -0.4)  # fmt: skip
+        assert {r.source for r in reviews_of(session, demo)} == {"labelstudio"}
+        assert review_for(session, demo) is None  # no final version while they disagree
+        agreed = review_for(session, face)
+        assert agreed is not None and (agreed.status, agreed.caption) == (
+            "accepted", DRAFT["caption"])  # fmt: skip
+    assert (_count(settings, Review), _count(settings, ReviewEvent)) == (4, 4)
+
+    out = _cli("pull", "--project", project, settings=settings)
+    assert out.exit_code == 0, out.output  # a disagreement is stored: not a failure
+    assert "0 reviews saved, 4 unchanged, 0 malformed, 0 clips in conflict" in out.output
+    _forget_watermarks(settings)
+    assert _cli("pull", "--project", project, settings=settings).exit_code == 0
+    assert (_count(settings, Review), _count(settings, ReviewEvent)) == (4, 4)
+
+    # The second annotator changes their mind in Label Studio: their review follows.
+    ls.sdk.annotations.update(id=changed, result=tasks["demo clip.mp4"]["predictions"][-1][
+        "result"] + [{"id": "d", "from_name": "decision", "to_name": "video",
+                      "type": "choices", "value": {"choices": ["accept"]}}])  # fmt: skip
+    with session_scope(settings.db_url) as session:
+        result = pull(session, ls, pid)
+        assert (result.saved, result.conflicts) == ([("demo clip.mp4", SECOND, "accepted")], [])
+        theirs = review_for(session, demo, SECOND)
+        assert theirs is not None and (theirs.version, theirs.caption) == (2, DRAFT["caption"])
+        final = review_for(session, demo)  # they agree now
+        assert final is not None and final.status == "accepted"
+    assert (_count(settings, Review), _count(settings, ReviewEvent)) == (4, 5)
+
+
+def test_the_same_persons_app_review_is_a_conflict_kept_in_history(
     ls: LabelStudio, env: dict[str, str], project: str, clips_dir: Path, settings: Settings
 ) -> None:
     ids = _seed(settings, clips_dir)
     _setup_and_push(settings, project, clips_dir)
     pid = project_id(ls, project)
     tasks = {t["data"]["clip_name"]: t for t in _tasks(ls, pid)}
-    demo, face = ids["demo clip.mp4"], ids["single_face.mp4"]
-    # demo: Label Studio first (pulled), then the review app saves over it, then LS changes.
+    demo, face, silent = ids["demo clip.mp4"], ids["single_face.mp4"], ids["silent.mp4"]
+    # demo: Label Studio first (pulled), then the same person edits it in the review app,
+    # then changes the annotation in Label Studio too.
     annotation = _annotate(ls, tasks["demo clip.mp4"], "accept")
     with session_scope(settings.db_url) as session:
-        assert pull(session, ls, pid).saved == [("demo clip.mp4", "accepted")]
-        mine = ReviewInput(ReviewStatus.EDITED, "Alice: guarded, not happy.", ["guarded"], 0.0, 0.3)
-        save_review(session, demo, "alice", None, mine, expected_version=1)
+        assert pull(session, ls, pid).saved == [("demo clip.mp4", ADMIN, "accepted")]
+        mine = ReviewInput(ReviewStatus.EDITED, "App: guarded, not happy.", ["guarded"], 0.0, 0.3)
+        save_review(session, demo, ADMIN, None, mine, expected_version=1)
     ls.sdk.annotations.update(id=annotation, result=[
         {"id": "c", "from_name": "caption", "to_name": "video", "type": "textarea",
          "value": {"text": ["LS: delighted."]}},
         {"id": "d", "from_name": "decision", "to_name": "video", "type": "choices",
          "value": {"choices": ["edit"]}}])  # fmt: skip
-    # face: reviewed in the review app before anyone opened it in Label Studio.
+    # face: reviewed in the review app before they opened it in Label Studio.
     with session_scope(settings.db_url) as session:
         first = ReviewInput(ReviewStatus.REJECTED, None, [], None, None)
-        save_review(session, face, "bob", None, first, expected_version=None)
+        save_review(session, face, ADMIN, None, first, expected_version=None)
+        # silent: the same verdict in both tools is no conflict.
+        same = ReviewInput(ReviewStatus.ACCEPTED, DRAFT["caption"], ["happy", "friendly"], 0.6,
+                           0.5, time_spent_s=3.0)  # fmt: skip
+        save_review(session, silent, ADMIN, None, same, expected_version=None)
+        # Someone else's review of the face clip, which the annotation agrees with.
+        save_review(session, face, "bob", None, same, expected_version=None)
     _annotate(ls, tasks["single_face.mp4"], "accept")
+    _annotate(ls, tasks["silent.mp4"], "accept")
 
+    out = _cli("pull", "--project", project, settings=settings)
+    assert out.exit_code == 1, out.output  # two annotations could not be stored as reviews
+    conflicts = [line for line in out.output.splitlines() if line.startswith("! conflict:")]
+    assert len(conflicts) == 2, out.output
+    assert conflicts[0].startswith(f"! conflict: demo clip.mp4: {ADMIN} saved it in the review "
+                                   f"app (version 2) and differently in Label Studio "
+                                   f"(annotation {annotation})")  # fmt: skip
+    assert conflicts[1].startswith(
+        f"! conflict: single_face.mp4: {ADMIN} saved it in the review app (version 1)"
+    )
+    assert "0 reviews saved, 1 unchanged, 0 malformed, 2 clips in conflict (2 annotations " \
+        "kept in history only)" in out.output  # fmt: skip
+    with session_scope(settings.db_url) as session:
+        review = review_for(session, demo, ADMIN)
+        assert review is not None  # not overwritten
+        assert (review.version, review.source, review.caption) == (
+            2, "app", "App: guarded, not happy.")  # fmt: skip
+        face_review = review_for(session, face, ADMIN)
+        assert face_review is not None and (face_review.status, face_review.source) == (
+            "rejected", "app")  # fmt: skip
+        silent_review = review_for(session, silent, ADMIN)
+        assert silent_review is not None and silent_review.version == 1
+    history = [(e.version, e.source, e.status, e.caption) for e in _events(settings, demo)]
+    assert history == [(1, "labelstudio", "accepted", DRAFT["caption"]),
+                       (2, "app", "edited", "App: guarded, not happy."),
+                       (2, "labelstudio", "edited", "LS: delighted.")]  # fmt: skip
+    assert [(e.source, e.status, e.caption) for e in _events(settings, face)] == [
+        ("app", "rejected", None), ("app", "accepted", DRAFT["caption"]),
+        ("labelstudio", "accepted", DRAFT["caption"])]  # fmt: skip
+    assert len(_events(settings, silent)) == 1
+    # Reported once: the next pull adds nothing, even with the watermarks lost.
+    n_rows = (_count(settings, Review), _count(settings, ReviewEvent))
+    assert n_rows == (4, 7)
+    again = _cli("pull", "--project", project, settings=settings)
+    assert again.exit_code == 0 and "0 reviews saved, 3 unchanged" in again.output, again.output
+    _forget_watermarks(settings)
     with session_scope(settings.db_url) as session:
         result = pull(session, ls, pid)
-    assert result.saved == [] and len(result.conflicts) == 2
-    assert any("demo clip.mp4" in c and "alice" in c for c in result.conflicts)
-    assert any("single_face.mp4" in c and "bob" in c for c in result.conflicts)
-    with session_scope(settings.db_url) as session:
-        review = review_for(session, demo)
-        assert review is not None
-        assert (review.version, review.caption) == (
-            2,
-            "Alice: guarded, not happy.",
-        )  # not overwritten
-        face_review = review_for(session, face)
-        assert face_review is not None and face_review.status == "rejected"
-    history = [(e.version, e.status, e.caption) for e in _events(settings, demo)]
-    assert history == [(1, "accepted", DRAFT["caption"]),
-                       (2, "edited", "Alice: guarded, not happy."),
-                       (2, "edited", "LS: delighted.")]  # fmt: skip
-    assert [(e.status, e.caption) for e in _events(settings, face)] == [
-        ("rejected", None), ("accepted", DRAFT["caption"])]  # fmt: skip
-    # Reported once: the next pull adds nothing.
-    with session_scope(settings.db_url) as session:
-        again = pull(session, ls, pid)
-    assert again.conflicts == [] and again.saved == [] and again.unchanged == 2
-    assert len(_events(settings, demo)) == 3
+    assert (result.saved, result.conflicts, result.unchanged) == ([], [], 3)
+    assert (_count(settings, Review), _count(settings, ReviewEvent)) == n_rows
 
 
 def test_a_save_in_the_review_app_during_pull_is_a_conflict_not_lost(
@@ -520,8 +646,8 @@ def test_a_save_in_the_review_app_during_pull_is_a_conflict_not_lost(
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The review app saves between pull's read and its write: optimistic locking refuses
-    pull's save, and the annotation goes to the history as a conflict."""
+    """The same person saves in the review app between pull's read and its write: optimistic
+    locking refuses pull's save, and the annotation goes to the history as a conflict."""
     import annotator.labelstudio.pull as pull_module
 
     ids = _seed(settings, clips_dir)
@@ -534,16 +660,18 @@ def test_a_save_in_the_review_app_during_pull_is_a_conflict_not_lost(
 
     def app_saves_first(session: Session, *args: Any, **kwargs: Any) -> Review:
         with session_scope(settings.db_url) as other:  # another process, committed
-            mine = ReviewInput(ReviewStatus.EDITED, "Carol: wistful.", ["wistful"], -0.1, 0.2)
-            save_review(other, clip_id, "carol", None, mine, expected_version=None)
+            mine = ReviewInput(ReviewStatus.EDITED, "App: wistful.", ["wistful"], -0.1, 0.2)
+            save_review(other, clip_id, ADMIN, None, mine, expected_version=None)
         return real_save(session, *args, **kwargs)
 
     monkeypatch.setattr(pull_module, "save_review", app_saves_first)
     with session_scope(settings.db_url) as session:
         result = pull(session, ls, pid)
-    assert result.saved == [] and len(result.conflicts) == 1 and "carol" in result.conflicts[0]
+    assert result.saved == [] and len(result.conflicts) == 1 and result.kept_in_history == 1
+    assert result.conflicts[0].startswith(f"single_face.mp4: {ADMIN} saved it in the review app")
     with session_scope(settings.db_url) as session:
-        review = review_for(session, clip_id)
-        assert review is not None and (review.caption, review.version) == ("Carol: wistful.", 1)
-    assert [(e.version, e.caption) for e in _events(settings, clip_id)] == [
-        (1, "Carol: wistful."), (1, DRAFT["caption"])]  # fmt: skip
+        review = review_for(session, clip_id, ADMIN)
+        assert review is not None
+        assert (review.caption, review.version, review.source) == ("App: wistful.", 1, "app")
+    assert [(e.version, e.source, e.caption) for e in _events(settings, clip_id)] == [
+        (1, "app", "App: wistful."), (1, "labelstudio", DRAFT["caption"])]  # fmt: skip
