@@ -55,10 +55,17 @@ def snap(value: float | None, bounds: tuple[float, float], default: float) -> fl
 @dataclass(frozen=True)
 class FormValues:
     caption: str = ""
-    labels: str = ""
+    labels: tuple[str, ...] = ()
     valence: float = DEFAULT_VALENCE
     arousal: float = DEFAULT_AROUSAL
     notes: str = ""
+    reject_reason: str = ""
+
+
+def clean_labels(chips: list[str] | tuple[str, ...] | str) -> tuple[str, ...]:
+    """Chips (or a comma-separated string) as stored labels: trimmed, lower case, unique."""
+    text = chips if isinstance(chips, str) else ",".join(chips)
+    return tuple(parse_labels(text))
 
 
 def is_valid(draft: Draft | None) -> bool:
@@ -71,7 +78,7 @@ def draft_form(draft: Draft | None) -> FormValues:
         return FormValues()
     return FormValues(
         caption=draft.caption or "",
-        labels=format_labels(draft.labels),
+        labels=clean_labels(draft.labels or []),
         valence=snap(draft.valence, VALENCE_RANGE, DEFAULT_VALENCE),
         arousal=snap(draft.arousal, AROUSAL_RANGE, DEFAULT_AROUSAL),
     )
@@ -83,10 +90,11 @@ def prefill(review: Review | None, draft: Draft | None) -> FormValues:
         return draft_form(draft)
     return FormValues(
         caption=review.caption or "",
-        labels=format_labels(review.labels),
+        labels=clean_labels(review.labels or []),
         valence=snap(review.valence, VALENCE_RANGE, DEFAULT_VALENCE),
         arousal=snap(review.arousal, AROUSAL_RANGE, DEFAULT_AROUSAL),
         notes=review.notes or "",
+        reject_reason=review.reject_reason or "",
     )
 
 
@@ -97,7 +105,7 @@ def unchanged(form: FormValues, draft: Draft | None) -> bool:
     shown = draft_form(draft)
     return (
         form.caption.strip() == shown.caption.strip()
-        and parse_labels(form.labels) == parse_labels(shown.labels)
+        and clean_labels(form.labels) == shown.labels
         and abs(form.valence - shown.valence) < 1e-6
         and abs(form.arousal - shown.arousal) < 1e-6
     )
@@ -125,13 +133,17 @@ def decide(
     """What a button saves, or ReviewValidationError when it must save nothing.
 
     accept: the draft as is. edit: the form (stored as accepted when it equals the
-    draft). reject / skip: the form as it stands, for the record.
+    draft). reject: the form as it stands and the reason, which is required. skip: the
+    form as it stands, for the record.
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     if not annotator.strip():
-        raise ReviewValidationError("Enter your annotator name in the sidebar before saving.")
+        raise ReviewValidationError("Sign in before saving.")
     notes = form.notes.strip() or None
+    reason = " ".join(form.reject_reason.split()) or None
+    if action == "reject" and reason is None:
+        raise ReviewValidationError("Say why you reject the draft (Reject reason), then Reject.")
     if action == "accept":
         if draft is None or not is_valid(draft):
             raise ReviewValidationError(
@@ -153,25 +165,57 @@ def decide(
     return ReviewInput(
         status=status,
         caption=caption or None,
-        labels=parse_labels(form.labels),
+        labels=list(clean_labels(form.labels)),
         valence=form.valence,
         arousal=form.arousal,
         notes=notes,
         time_spent_s=time_spent_s,
+        reject_reason=reason if action == "reject" else None,
     )
 
 
-def queue_label(clip_id: int, name: str, review_status: str | None) -> str:
-    """Unique per clip (the selectbox tells options apart by their label)."""
-    return f"#{clip_id} {name} — {review_status or 'to review'}"
+def queue_label(
+    clip_id: int, name: str, my_status: str | None, n_reviews: int = 0, flag: str | None = None
+) -> str:
+    """Unique per clip (the selectbox tells options apart by their label): my verdict, how
+    many reviews the clip has, and an error or disagreement flag."""
+    label = f"#{clip_id} {name} — {my_status or 'to review'}"
+    if n_reviews:
+        label += f" · {n_reviews} review{'s' if n_reviews > 1 else ''}"
+    return label + (f" · {flag}" if flag else "")
 
 
-def next_clip(unreviewed: list[int], current: int) -> int | None:
-    """The next unreviewed clip after ``current`` in queue order, wrapping round; None when done."""
-    if not unreviewed:
-        return None
-    after = [c for c in unreviewed if c > current]
-    return after[0] if after else unreviewed[0]
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:=^])")
+
+
+def md_escape(text: str | None) -> str:
+    """Text shown through ``st.markdown`` exactly as written: markdown, HTML, emoji
+    shortcodes and colour directives in model or annotator text stay literal."""
+    return _MD_SPECIAL.sub(r"\\\1", text or "").replace("\n", "  \n")
+
+
+VERDICT = ("status", "caption", "labels", "valence", "arousal", "notes", "reject_reason")
+
+
+def verdict_of(review: object) -> dict[str, object]:
+    """The fields of a review (a Review row, a ReviewInput or a Side) a person decides on."""
+    out: dict[str, object] = {}
+    for name in VERDICT:
+        value = getattr(review, name, None)
+        if name == "labels":
+            value = tuple(value or ())
+        elif isinstance(value, str):
+            value = value.strip() or None
+        elif isinstance(value, float):
+            value = round(value, 2)
+        out[name] = value
+    return out
+
+
+def differing(a: object, b: object) -> list[str]:
+    """Verdict fields in which two versions differ (the conflict view marks them)."""
+    va, vb = verdict_of(a), verdict_of(b)
+    return [name for name in VERDICT if va[name] != vb[name]]
 
 
 def missing_text(missing: dict[str, str] | None) -> str:
@@ -189,7 +233,7 @@ def marked_clues(text: str | None, ungrounded: list[str] | None) -> str:
 
     flagged = set(ungrounded or [])
     parts = [
-        f":orange[{UNGROUNDED_MARK} {clue}]" if clue in flagged else clue
+        f":orange[{UNGROUNDED_MARK} {md_escape(clue)}]" if clue in flagged else md_escape(clue)
         for clue in split_clues(text)
     ]
     return " ".join(parts) or "-"
