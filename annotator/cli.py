@@ -260,11 +260,22 @@ def review(
     home: HomeOpt = None,
     db: DbOpt = None,
     port: Annotated[int, typer.Option(help="Port for the Streamlit app.")] = 8501,
-    address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    address: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on. Beyond 127.0.0.1 (e.g. 0.0.0.0) everyone signs in "
+            "with a name and token (annotator team add)."
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Start the Streamlit review app (headless): open the printed URL in a browser."""
     settings = settings_for(home, db)
-    env = {**os.environ, "ANNOTATOR_HOME": str(settings.home), "ANNOTATOR_DB_URL": settings.db_url}
+    env = {
+        **os.environ,
+        "ANNOTATOR_HOME": str(settings.home),
+        "ANNOTATOR_DB_URL": settings.db_url,
+        "ANNOTATOR_REVIEW_ADDRESS": address,  # the app asks for tokens beyond loopback
+    }
     console.print(f"review app: http://{address}:{port}  (Ctrl-C to stop)")
     command = review_command(settings, port, address)
     # Become the Streamlit server (exec, not a child process): stopping this process
