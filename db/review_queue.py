@@ -325,17 +325,16 @@ def next_clip(
     )
     if after_clip_id is not None:
         query = query.where(col(Clip.id) != after_clip_id)
-        current = session.execute(
-            sa_select(*keys)
-            .select_from(Clip)
-            .join(Draft, col(Draft.id) == _chosen_draft_id())
-            .where(col(Clip.id) == after_clip_id)
-        ).first()
+        current: Any = (after_clip_id,)  # oldest: the id is the whole key
+        if len(keys) > 1:
+            current = session.execute(
+                sa_select(*keys)
+                .select_from(Clip)
+                .join(Draft, col(Draft.id) == _chosen_draft_id())
+                .where(col(Clip.id) == after_clip_id)
+            ).first()
         if current is not None:
-            bound = [literal(v) for v in current]
-            after = query.where(
-                tuple_(*keys) > tuple_(*bound) if len(keys) > 1 else keys[0] > bound[0]
-            )
+            after = query.where(tuple_(*keys) > tuple_(*[literal(v) for v in current]))
             found = session.execute(after.order_by(*keys).limit(1)).scalar()
             if found is not None:
                 return int(found)

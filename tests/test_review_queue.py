@@ -28,7 +28,14 @@ from db import (
     session_scope,
     sqlite_url,
 )
-from db.queries import ReviewInput, annotator_id, chosen_draft, save_review
+from db.queries import (
+    ReviewInput,
+    annotator_id,
+    chosen_draft,
+    reviews_disagree,
+    reviews_of,
+    save_review,
+)
 from db.review_queue import (
     QueueError,
     QueueFilter,
@@ -465,3 +472,51 @@ def test_the_queue_issues_bounded_queries(tmp_path: Path) -> None:
     assert selects and all("LIMIT" in x for x in selects[:1])
     assert any("OFFSET" in x for x in selects)
     assert sum(1 for x in selects if "LIMIT" in x) >= 2
+
+
+def test_needs_adjudication_in_sql_agrees_with_reviews_disagree(url: str) -> None:
+    """Pairs of annotations that differ in one verdict field each (or not at all)."""
+    pairs: list[tuple[dict[str, object], dict[str, object]]] = [
+        ({}, {}),  # the same verdict
+        ({"caption": "Calm."}, {"caption": "  Calm. "}),  # spaces do not count
+        ({"caption": "Calm."}, {"caption": "Calm!"}),
+        ({"labels": ["calm", "sad"]}, {"labels": ["sad", "calm"]}),  # order counts, as in Python
+        ({"labels": ["calm"]}, {"labels": ["calm"]}),
+        ({"valence": 0.2}, {"valence": None}),
+        ({"valence": None}, {"valence": None}),
+        ({"arousal": 0.4}, {"arousal": 0.45}),
+        ({"status": ReviewStatus.EDITED}, {"status": ReviewStatus.REJECTED}),
+        ({"caption": "x"}, {"caption": "y", "status": ReviewStatus.SKIPPED}),  # skips do not count
+    ]
+    ids = seed(url, n=len(pairs))
+    with session_scope(url) as s:
+        for clip_id, verdicts in zip(ids, pairs, strict=True):
+            for who, v in zip(("ann", "ben"), verdicts, strict=True):
+                data = ReviewInput(
+                    status=v.get("status", ReviewStatus.EDITED),  # type: ignore[arg-type]
+                    caption=v.get("caption", "Calm."),  # type: ignore[arg-type]
+                    labels=v.get("labels", ["calm"]),  # type: ignore[arg-type]
+                    valence=v.get("valence", 0.1),  # type: ignore[arg-type]
+                    arousal=v.get("arousal", 0.4),  # type: ignore[arg-type]
+                )
+                save_review(s, clip_id, who, None, data, None)
+        me = annotator_id(s, "ann")
+        rows = queue_page(s, me, QueueFilter("all"), "oldest", 0, 50)
+        expected = [reviews_disagree(reviews_of(s, c)) for c in ids]
+        assert [r.needs_adjudication for r in rows] == expected
+        assert expected == [False, False, True, True, False, True, False, True, True, False]
+        listed = queue_page(s, me, QueueFilter("needs_adjudication"), "oldest", 0, 50)
+        assert [r.clip_id for r in listed] == [c for c, e in zip(ids, expected, strict=True) if e]
+        assert [adjudication_view(s, c).needs_adjudication for c in ids] == expected
+
+
+def test_next_clip_after_a_clip_without_draft_continues_in_id_order(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "n.db")
+    ids = seed(url, n=4)  # clip ids[-1] + 1 and + 2 have no draft
+    with session_scope(url) as s:
+        me = annotator_id(s, "ann")
+        undrafted = ids[-1] + 1
+        assert next_clip(s, me, QueueFilter("all"), "oldest", ids[1]) == ids[2]
+        assert next_clip(s, me, QueueFilter("all"), "oldest", undrafted) == ids[0]  # wraps
+        assert next_clip(s, me, QueueFilter("all"), "oldest", ids[0] - 1) == ids[0]
+        assert next_clip(s, me, QueueFilter("all"), "uncertain", undrafted) is not None

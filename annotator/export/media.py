@@ -1,0 +1,93 @@
+"""Media placed inside the export: copied (or hard-linked) under ``media/`` with a safe
+relative name, or embedded as bytes. A file is taken only when its content still has the
+clip's sha256, and a symlink must not lead out of the folders the clip came from."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+
+
+def safe_name(name: str) -> str:
+    """Letters, digits, dot, dash and underscore only; never a folder, never hidden."""
+    stem = re.sub(r"[^\w.-]+", "_", Path(name).name, flags=re.UNICODE).strip("._") or "clip"
+    return stem[-80:]
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where a clip's media ended up: a path relative to the export, bytes, or neither."""
+
+    path: str | None
+    data: bytes | None = None
+    problem: str | None = None
+
+
+def inside(path: Path, roots: list[Path]) -> bool:
+    real = path.resolve()
+    return any(real.is_relative_to(root.resolve()) for root in roots)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def place(
+    sha256: str,
+    file_name: str,
+    paths: list[str],
+    out: Path,
+    *,
+    embed: bool,
+    link: bool,
+    extra_roots: tuple[Path, ...] = (),
+) -> Placed:
+    """Put the first readable, unchanged source of the clip into ``out``."""
+    problems: list[str] = []
+    rel = f"media/{sha256[:12]}-{safe_name(file_name)}"
+    for text in paths:
+        source = Path(text)
+        if not source.is_file():
+            problems.append("source file not found")
+            continue
+        # the folder the clip was ingested from, and any the user named, bound a symlink
+        roots = [source.parent, *extra_roots]
+        if not inside(source, roots):
+            problems.append("symlink leads outside the source folders (refused)")
+            continue
+        if _sha256(source) != sha256:
+            problems.append("source file changed since ingest")
+            continue
+        if embed:
+            return Placed(path=rel.removeprefix("media/"), data=source.read_bytes())
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            _copy_or_link(source.resolve(), target, link)
+        return Placed(path=rel)
+    problem = "; ".join(sorted(set(problems))) or "no source path"
+    log.warning("media of %s not exported: %s", file_name, problem)
+    return Placed(path=None, problem=problem)
+
+
+def _copy_or_link(source: Path, target: Path, link: bool) -> None:
+    if link:
+        try:
+            os.link(source, target)
+            return
+        except OSError:  # another file system, or links not allowed: copy instead
+            pass
+    shutil.copyfile(source, target)
