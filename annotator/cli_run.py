@@ -122,14 +122,63 @@ def run(
         typer.Option(
             "--clip-timeout",
             min=0,
-            help="Stop decoding a clip after this many seconds; it fails with code timeout.",
+            help="Seconds one clip may take (default: max(300, 10x its duration)); past it "
+            "the clip is stopped and fails with code timeout, and the batch goes on.",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes claiming clips from the database (models load once per "
+            "worker); 1: this process alone. With --engine ray: Ray actors (default: its CPUs).",
+        ),
+    ] = 1,
+    engine: Annotated[
+        str, typer.Option(help="local (this machine's processes) or ray (a Ray cluster).")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="--engine ray: the cluster (e.g. 10.0.0.1:6379, or auto); default: start a "
+            "local Ray with this machine's CPUs.",
+        ),
+    ] = None,
+    lease: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            help="Workers: seconds a claim on a clip holds without renewal (a dead worker's "
+            "clip is taken over after it).",
+        ),
+    ] = 60.0,
 ) -> None:
     """Extract cues, textualize and draft every clip; finished stages are skipped on rerun."""
+    _execute("run", **locals())
+
+
+def _execute(command: str, **opts: Any) -> None:
+    """``run`` and ``worker`` (annotator/cli_worker.py): the same options, one path."""
     from annotator.drafting.backends import options_for
     from extractors.errors import AnnotatorError
 
+    home, db, face, drafter = opts["home"], opts["db"], opts["face"], opts["drafter"]
+    model, max_new_tokens, threads = opts["model"], opts["max_new_tokens"], opts["threads"]
+    base_url, concurrency = opts["base_url"], opts["concurrency"]
+    openface_dir, pyfeat_dir = opts["openface_dir"], opts["pyfeat_dir"]
+    speech_model, align_model = opts["speech_model"], opts["align_model"]
+    diarize_model, voice, speech = opts["diarize_model"], opts["voice"], opts["speech"]
+    speaker_min_clips, samples = opts["speaker_min_clips"], opts["samples"]
+    hints, emotion_prompt, no_draft = opts["hints"], opts["emotion_prompt"], opts["no_draft"]
+    clip, parallel_stages, clip_timeout = (
+        opts["clip"],
+        opts["parallel_stages"],
+        opts["clip_timeout"],
+    )
+    if opts["engine"] not in ("local", "ray"):
+        err.print(f"[red]✗[/] --engine {escape(opts['engine'])}: use local or ray")
+        raise typer.Exit(2)
     drafter = drafter or Settings.load(home=home, db_url=db).drafting_backend
     try:
         drafting_options = options_for(
@@ -176,13 +225,18 @@ def run(
         hints=hints,
         emotion_prompt=emotion_prompt,
     )
-    result = _run(
-        settings,
-        draft=not no_draft,
-        clips=clip,
-        parallel_stages=parallel_stages,
-        clip_timeout=clip_timeout,
-    )
+    if command == "run" and opts["engine"] == "local" and opts["workers"] == 1:
+        result = _run(
+            settings,
+            draft=not no_draft,
+            clips=clip,
+            parallel_stages=parallel_stages,
+            clip_timeout=clip_timeout,
+        )
+    else:
+        from annotator.cli_worker import run_parallel
+
+        result = run_parallel(command, settings, not no_draft, clip, **opts)
     if result is None or result.failed:
         raise typer.Exit(1)
 
@@ -195,27 +249,19 @@ def _run(
     clip_timeout: float | None = None,
 ) -> Any:
     """Run the pipeline with a progress bar; None when it could not start (message printed)."""
-    from sqlmodel import select
-
     from annotator.pipeline import Runner
-    from db import Clip, session_scope
-    from db.queries import find_clip
 
-    with session_scope(settings.db_url) as session:
-        if clips:
-            ids: list[int] | None = []
-            for ref in clips:
-                found = find_clip(session, ref) or find_clip(session, str(Path(ref).resolve()))
-                if found is None or found.id is None:
-                    err.print(f"[red]✗[/] no clip {escape(ref)!r}; see `annotator status`")
-                    return None
-                ids.append(found.id)  # type: ignore[union-attr]
-        else:
-            ids = None
-        total = len(ids) if ids is not None else len(session.exec(select(Clip.id)).all())
+    chosen = clip_ids(settings, clips)
+    if chosen is None:
+        return None
+    ids, total = chosen
     try:
         runner = Runner(
-            settings, draft=draft, parallel_stages=parallel_stages, clip_timeout=clip_timeout
+            settings,
+            draft=draft,
+            parallel_stages=parallel_stages,
+            clip_timeout=clip_timeout,
+            auto_timeout=True,
         )
     except Exception as exc:  # unknown backend name, bad option
         err.print(f"[red]✗[/] {escape(str(exc))}")
@@ -233,6 +279,29 @@ def _run(
         result = runner.run(ids, progress=on_step)
     _print_run_summary(result)
     return result
+
+
+def clip_ids(settings: Settings, clips: list[str] | None) -> tuple[list[int] | None, int] | None:
+    """The chosen clips' ids (None: every clip) and their number; None when a reference
+    names no clip (said on stderr)."""
+    from sqlmodel import select
+
+    from db import Clip, session_scope
+    from db.queries import find_clip
+
+    with session_scope(settings.db_url) as session:
+        if clips:
+            ids: list[int] | None = []
+            for ref in clips:
+                found = find_clip(session, ref) or find_clip(session, str(Path(ref).resolve()))
+                if found is None or found.id is None:
+                    err.print(f"[red]✗[/] no clip {escape(ref)!r}; see `annotator status`")
+                    return None
+                ids.append(found.id)  # type: ignore[union-attr]
+        else:
+            ids = None
+        total = len(ids) if ids is not None else len(session.exec(select(Clip.id)).all())
+    return ids, total
 
 
 def _print_run_summary(result: Any) -> None:

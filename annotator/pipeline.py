@@ -36,7 +36,8 @@ from annotator.extraction import (
     thread_budget,
     verify_media_path,
 )
-from annotator.stage_store import ClipOutcome, StageStore
+from annotator.stage_store import ClipOutcome, StageStore, once_more_on_conflict
+from annotator.work_queue import clip_time_limit
 from db import (
     Clip,
     ClipStatus,
@@ -88,11 +89,14 @@ class Runner(StageStore):
         draft: bool = True,
         parallel_stages: bool | None = None,
         clip_timeout: float | None = None,
+        auto_timeout: bool = False,
     ):
         self.settings = settings
         self.draft = draft
-        # Seconds of decoding a clip may take before it is stopped and failed ("timeout").
+        # Seconds of decoding a clip may take before it is stopped and failed ("timeout");
+        # with auto_timeout and none given, max(300 s, 10x the clip's duration).
         self.clip_timeout = clip_timeout
+        self.auto_timeout = auto_timeout
         # Face beside voice+speech when the cores allow (None: two cores or more), each
         # side with its own thread budget so the two do not oversubscribe the machine.
         self.threads = thread_budget(parallel_stages)
@@ -216,6 +220,23 @@ class Runner(StageStore):
         self._draft_batch([planned], job_id, None)
         return planned[1]
 
+    # -- one phase of one claimed clip (annotator/engines/worker.py)
+
+    def extract_phase(self, clip: Clip, job_id: int | None) -> tuple[ClipOutcome, bool]:
+        """The clip's modality stages: its outcome so far, and whether it is finished."""
+        extracted = self._guarded(partial(self._extract_clip, clip, job_id, None), clip)
+        if isinstance(extracted, ClipOutcome):
+            return extracted, True
+        return extracted[0], False
+
+    def word_phase(self, clip: Clip, outcome: ClipOutcome, job_id: int | None) -> ClipOutcome:
+        """Textualize and draft a clip whose cues are stored; its final outcome."""
+        planned = self._guarded(partial(self._word_stored, clip, outcome, job_id, None), clip)
+        if isinstance(planned, ClipOutcome):
+            return planned
+        self._draft_batch([planned], job_id, None)
+        return planned[1]
+
     def _guarded(self, step: Callable[[], _T], clip: Clip) -> _T | ClipOutcome:
         """``step()``, with a crash outside the stages failing this clip only."""
         try:
@@ -244,7 +265,11 @@ class Runner(StageStore):
             if progress:
                 progress(clip, Stage.DRAFT)
         try:
-            results = self.draft_stage.generate_and_store([p for _, _, p in batch], job_id)
+            # A second try after a unique-key conflict (another worker stored the same
+            # draft rows at once) finds their rows and updates them: no duplicate.
+            results = once_more_on_conflict(
+                partial(self.draft_stage.generate_and_store, [p for _, _, p in batch], job_id)
+            )
         except Exception as exc:  # storage or a bug: these clips fail, the run goes on
             for clip, outcome, _ in batch:
                 crashed = self._crashed(clip, exc)
@@ -323,7 +348,10 @@ class Runner(StageStore):
                 )
                 self._finish_clip(clip.id, outcome)
                 return outcome
-            media = ClipMedia(media_path, info, timeout_s=self.clip_timeout)
+            limit = self.clip_timeout
+            if limit is None and self.auto_timeout:
+                limit = clip_time_limit(None, clip.duration_s)
+            media = ClipMedia(media_path, info, timeout_s=limit)
             try:
                 extracted = self._extract(pending, media, step)
             finally:

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
-from sqlmodel import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
 
 from annotator.config import Settings
 from annotator.extraction import Extraction
@@ -36,6 +39,18 @@ from textualize.speaker import key_of as speaker_key
 from textualize.speaker import with_speaker_baseline
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+def once_more_on_conflict(step: Callable[[], _T]) -> _T:
+    """``step()``, tried again once if a unique key refused its insert: another worker
+    stored the same (clip, stage, key) row between our look-up and insert, and the second
+    try finds that row and updates it instead of adding a duplicate."""
+    try:
+        return step()
+    except IntegrityError:
+        log.debug("unique-key conflict (another worker stored it first); trying again")
+        return step()
 
 
 @dataclass
@@ -130,20 +145,27 @@ class StageStore:
             )
             return None, None
         cue = extracted.cue
-        record_id = self._save_cue(clip, stage, key, cue)
+        frames_path = self._write_frames(clip, stage, key, cue)
         status = StageStatus.PARTIAL if cue.missing_reason else StageStatus.DONE
-        self._save_stage(
-            clip.id,
-            stage,
-            key,
-            backend.config(),
-            status,
-            job_id,
-            output_id=record_id,
-            duration=extracted.duration_s,
-            message=cue.missing_reason,
-        )
-        return cue, record_id
+
+        def save() -> int:  # the cue record and its stage run: one transaction
+            with session_scope(self.settings.db_url) as session:
+                record_id = self._save_cue(session, clip, stage, key, cue, frames_path)
+                self._save_stage(
+                    clip.id or 0,
+                    stage,
+                    key,
+                    backend.config(),
+                    status,
+                    job_id,
+                    output_id=record_id,
+                    duration=extracted.duration_s,
+                    message=cue.missing_reason,
+                    session=session,
+                )
+                return record_id
+
+        return cue, once_more_on_conflict(save)
 
     def _stage_failed(
         self,
@@ -175,8 +197,11 @@ class StageStore:
         duration: float | None = None,
         code: str | None = None,
         message: str | None = None,
+        session: Session | None = None,
     ) -> None:
-        with session_scope(self.settings.db_url) as session:
+        """The stage's run row, in ``session``'s transaction when given, else its own."""
+
+        def save(session: Session) -> None:
             row = stage_run(session, clip_id, stage, key) or StageRun(
                 clip_id=clip_id, stage=stage, config_hash=key, status=status
             )
@@ -189,42 +214,72 @@ class StageStore:
             row.job_id = job_id
             row.finished_at = utcnow()
             session.add(row)
+            session.flush()
+
+        if session is not None:
+            save(session)
+            return
+
+        def own() -> None:
+            with session_scope(self.settings.db_url) as own_session:
+                save(own_session)
+
+        once_more_on_conflict(own)
+
+    def _write_frames(
+        self, clip: Clip, stage: str, key: str, cue: FaceCues | VoiceCues | SpeechCues
+    ) -> str | None:
+        """The cue's frame series as Parquet, written to a temporary file and renamed over
+        the target: a kill mid-write leaves the old file or none, never a torn one."""
+        frames = getattr(cue, "frames", None)
+        if not isinstance(frames, pd.DataFrame):
+            return None
+        rel = Path("cues") / clip.sha256[:2] / clip.sha256 / f"{stage}-{key}.parquet"
+        target = self.settings.home / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                frames.reset_index(drop=True).to_parquet(fh, index=False)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return str(rel)
 
     def _save_cue(
-        self, clip: Clip, stage: str, key: str, cue: FaceCues | VoiceCues | SpeechCues
+        self,
+        session: Session,
+        clip: Clip,
+        stage: str,
+        key: str,
+        cue: FaceCues | VoiceCues | SpeechCues,
+        frames_path: str | None,
     ) -> int:
         assert clip.id is not None
-        frames_path: str | None = None
-        frames = getattr(cue, "frames", None)
-        if isinstance(frames, pd.DataFrame):
-            rel = Path("cues") / clip.sha256[:2] / clip.sha256 / f"{stage}-{key}.parquet"
-            target = self.settings.home / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            frames.reset_index(drop=True).to_parquet(target, index=False)
-            frames_path = str(rel)
-        with session_scope(self.settings.db_url) as session:
-            record = session.exec(
-                select(CueRecord).where(
-                    CueRecord.clip_id == clip.id,
-                    CueRecord.modality == stage,
-                    CueRecord.config_hash == key,
-                )
-            ).first() or CueRecord(
-                clip_id=clip.id,
-                modality=stage,
-                backend=cue.backend,
-                backend_version=cue.backend_version,
-                config_hash=key,
-                schema_version=CUES_SCHEMA_VERSION,
+        record = session.exec(
+            select(CueRecord).where(
+                CueRecord.clip_id == clip.id,
+                CueRecord.modality == stage,
+                CueRecord.config_hash == key,
             )
-            record.summary_json = cue.to_dict()
-            record.frames_path = frames_path
-            record.missing_reason = cue.missing_reason
-            record.backend_version = cue.backend_version
-            session.add(record)
-            session.flush()
-            assert record.id is not None
-            return record.id
+        ).first() or CueRecord(
+            clip_id=clip.id,
+            modality=stage,
+            backend=cue.backend,
+            backend_version=cue.backend_version,
+            config_hash=key,
+            schema_version=CUES_SCHEMA_VERSION,
+        )
+        record.summary_json = cue.to_dict()
+        record.frames_path = frames_path
+        record.missing_reason = cue.missing_reason
+        record.backend_version = cue.backend_version
+        session.add(record)
+        session.flush()
+        assert record.id is not None
+        return record.id
 
     def _load_cue(self, stage: str, record: CueRecord) -> FaceCues | VoiceCues | SpeechCues:
         if stage == Stage.SPEECH:
@@ -280,28 +335,37 @@ class StageStore:
                 prompt_text=with_hints(text.prompt_text, hints),
                 readable_text=with_hints_readable(text.readable_text, hints),
             )
-        with session_scope(self.settings.db_url) as session:
-            record = CueTextRecord(
-                clip_id=clip_id,
-                config_hash=key,
-                textualizer_version=text.version,
-                prompt_text=text.prompt_text,
-                readable_text=text.readable_text,
-                partial=text.partial,
-                missing_json=dict(text.missing),
-            )
-            session.add(record)
-            session.flush()
-        self._save_stage(
-            clip_id,
-            Stage.TEXTUALIZE,
-            key,
-            {"textualizer": TEXTUALIZER_VERSION},
-            StageStatus.DONE,
-            job_id,
-            output_id=record.id,
-        )
-        return record
+
+        def save() -> CueTextRecord:  # the text and its stage run: one transaction
+            with session_scope(self.settings.db_url) as session:
+                record = session.exec(
+                    select(CueTextRecord).where(
+                        CueTextRecord.clip_id == clip_id, CueTextRecord.config_hash == key
+                    )
+                ).first() or CueTextRecord(
+                    clip_id=clip_id,
+                    config_hash=key,
+                    textualizer_version=text.version,
+                    prompt_text=text.prompt_text,
+                    readable_text=text.readable_text,
+                    partial=text.partial,
+                    missing_json=dict(text.missing),
+                )
+                session.add(record)
+                session.flush()
+                self._save_stage(
+                    clip_id,
+                    Stage.TEXTUALIZE,
+                    key,
+                    {"textualizer": TEXTUALIZER_VERSION},
+                    StageStatus.DONE,
+                    job_id,
+                    output_id=record.id,
+                    session=session,
+                )
+                return record
+
+        return once_more_on_conflict(save)
 
 
 def _hints(cues: Cues) -> list[Hint]:

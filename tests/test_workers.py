@@ -1,0 +1,348 @@
+"""Workers on one database: claims, leases, a worker killed midway, the per-clip timeout.
+
+Claims are checked on SQLite and PostgreSQL (the throwaway server of test_postgres.py). The
+process tests run real `annotator worker` / `annotator run --workers` subprocesses with the
+real offline extractors on short cuts of the bundled demo clip (`--no-draft`: drafting goes
+through the same claims and is covered in-process with the scripted drafter).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import update
+from sqlmodel import col, func, select
+
+from annotator.config import Settings
+from annotator.engines.worker import ClipWorker, WorkerSpec
+from annotator.ingest import ingest
+from annotator.work_queue import EXTRACT, WORD, WorkQueue, clip_time_limit
+from db import (
+    Clip,
+    CueRecord,
+    CueTextRecord,
+    Draft,
+    StageRun,
+    WorkItem,
+    WorkState,
+    session_scope,
+)
+from db.models import utcnow
+from tests.test_pipeline import VALID_DRAFT, scripted
+from tests.test_postgres import pg_server, pg_url  # noqa: F401  (fixtures)
+
+ROOT = Path(__file__).resolve().parents[1]
+ANNOTATOR = [sys.executable, "-m", "annotator.cli"]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def cut_clips(demo: Path, folder: Path, n: int, seconds: float = 2.0) -> list[Path]:
+    """``n`` distinct short clips cut from the demo clip (stream copy: real media, no
+    re-encoding), so every one has its own content hash."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        target = folder / f"cut{i}.mp4"
+        cut = ["-ss", f"{i * 1.5:g}", "-t", f"{seconds:g}", "-i", str(demo), "-c", "copy"]
+        subprocess.run(
+            ["ffmpeg", "-loglevel", "error", "-y", *cut, str(target)],
+            check=True,
+            timeout=60,
+        )
+        out.append(target)
+    return out
+
+
+def cli_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "ANNOTATOR_DB_URL"}
+    env.update(ANNOTATOR_HOME=str(home), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    return env
+
+
+def wait_for(condition: Any, timeout: float, what: str) -> Any:
+    """Poll ``condition()`` until it returns something truthy (bounded in time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def items(url: str) -> list[WorkItem]:
+    with session_scope(url) as session:
+        return list(session.exec(select(WorkItem).order_by(col(WorkItem.clip_id))))
+
+
+def assert_no_duplicates(url: str, home: Path, n_clips: int) -> None:
+    """One stage row per (clip, stage), one cue record per (clip, modality), one cue text
+    per clip, every Parquet file readable."""
+    with session_scope(url) as session:
+        runs = Counter((r.clip_id, r.stage) for r in session.exec(select(StageRun)))
+        cues = list(session.exec(select(CueRecord)))
+        texts = Counter(t.clip_id for t in session.exec(select(CueTextRecord)))
+    assert runs and max(runs.values()) == 1, runs
+    stages = Counter(stage for _, stage in runs)
+    assert {stages[s] for s in ("face", "voice", "speech", "textualize")} == {n_clips}, stages
+    per_modality = Counter((c.clip_id, c.modality) for c in cues)
+    assert max(per_modality.values()) == 1 and len(per_modality) <= 3 * n_clips
+    assert sorted(texts.values()) == [1] * n_clips
+    for record in cues:
+        if record.frames_path:
+            table = pq.read_table(home / record.frames_path)
+            assert table.num_rows == record.summary_json.get("n_frames", table.num_rows)
+
+
+def _fake_clips(url: str, n: int) -> list[int]:
+    with session_scope(url) as session:
+        rows = [
+            Clip(sha256=f"{i:064x}", name=f"c{i}.mp4", source_uri=f"/x/c{i}.mp4", duration_s=i)
+            for i in range(1, n + 1)
+        ]
+        session.add_all(rows)
+        session.flush()
+        return [r.id for r in rows if r.id is not None]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'q.db'}"
+    else:
+        yield request.getfixturevalue("pg_url")
+
+
+# ----------------------------------------------------------------------------- claims
+
+
+def test_claims_leases_and_phases(any_url: str) -> None:
+    ids = _fake_clips(any_url, 3)
+    a = WorkQueue(any_url, "k1", worker_id="host:1", lease_s=30)
+    b = WorkQueue(any_url, "k1", worker_id="host:2", lease_s=30)
+    assert a.enqueue() == 3 and b.enqueue() == 0  # idempotent, per queue key
+    assert WorkQueue(any_url, "other").enqueue(ids[:1]) == 1
+
+    first, second = a.claim(), b.claim()
+    assert first is not None and second is not None
+    assert (first.clip_id, second.clip_id) == (ids[0], ids[1])
+    assert (first.phase, first.attempts, second.duration_s) == (EXTRACT, 1, 2.0)
+    third = a.claim()
+    assert third is not None and third.clip_id == ids[2]
+    assert a.claim() is None and a.unfinished() == 3
+
+    # Extraction done for two clips: wording waits while the third is still extracting.
+    from annotator.stage_store import ClipOutcome
+
+    assert a.advance(first.item_id, ClipOutcome(ids[0], "c1.mp4", "done", missing={"face": "x"}))
+    assert b.advance(second.item_id, ClipOutcome(ids[1], "c2.mp4", "done"))
+    assert not b.advance(third.item_id, ClipOutcome(ids[2], "c3.mp4", "done"))  # not b's
+    assert b.claim() is None
+
+    # a dies holding the third clip: once its lease has passed, b takes it over.
+    with session_scope(any_url) as session:
+        session.exec(
+            update(WorkItem)
+            .where(col(WorkItem.id) == third.item_id)
+            .values(lease_until=utcnow() - timedelta(seconds=1))
+        )  # type: ignore[call-overload]
+    taken = b.claim()
+    assert taken is not None and (taken.clip_id, taken.attempts) == (ids[2], 2)
+    assert not a.renew(third.item_id)  # the old owner learns it lost the claim
+    assert b.renew(third.item_id)
+    assert b.advance(taken.item_id, ClipOutcome(ids[2], "c3.mp4", "done"))
+
+    worded = a.claim()
+    assert worded is not None and worded.phase == WORD and worded.clip_id == ids[0]
+    assert worded.outcome["missing"] == {"face": "x"}  # carried from the extract phase
+    assert a.finish(worded.item_id, ClipOutcome(ids[0], "c1.mp4", "partial"))
+    rest = [b.claim(), b.claim()]
+    assert all(c is not None and c.phase == WORD for c in rest)
+    failed = ClipOutcome(ids[1], "c2.mp4", "failed", [("no_audio", "c2.mp4: no audio")])
+    assert b.finish(rest[0].item_id, failed)  # type: ignore[union-attr]
+    assert b.finish(rest[1].item_id, ClipOutcome(ids[2], "c3.mp4", "done"))  # type: ignore[union-attr]
+    assert a.claim() is None and a.unfinished() == 0
+    assert a.counts() == Counter({"done": 2, "failed": 1})
+    outcomes = a.outcomes()
+    assert [(o.clip_id, o.status) for o in outcomes] == [
+        (ids[0], "partial"),
+        (ids[1], "failed"),
+        (ids[2], "done"),
+    ]
+    assert outcomes[1].errors == [("no_audio", "c2.mp4: no audio")]
+    by_clip = {i.clip_id: i for i in items(any_url) if i.queue_key == "k1"}
+    assert by_clip[ids[1]].error_code == "no_audio" and by_clip[ids[1]].state == "failed"
+
+    # A new run pass puts finished items back; a claim held by someone is left alone.
+    assert a.enqueue(reset=True) == 3
+    assert a.counts() == Counter({"pending": 3})
+
+
+def test_concurrent_claimers_never_share_an_item(any_url: str) -> None:
+    n = 40
+    _fake_clips(any_url, n)
+    WorkQueue(any_url, "k").enqueue()
+    got: dict[str, list[int]] = {}
+
+    def claimer(name: str) -> None:
+        queue = WorkQueue(any_url, "k", worker_id=name, lease_s=60)
+        mine = got.setdefault(name, [])
+        while (claim := queue.claim()) is not None:
+            mine.append(claim.clip_id)
+
+    threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    claimed = [c for clips in got.values() for c in clips]
+    assert len(claimed) == n and len(set(claimed)) == n
+    assert {i.worker_id for i in items(any_url)} <= set(got)
+
+
+def test_time_limit_default() -> None:
+    assert clip_time_limit(None, 12.0) == 300.0
+    assert clip_time_limit(None, 3600.0) == 36000.0
+    assert clip_time_limit(2.5, 3600.0) == 2.5
+
+
+def test_claimed_phases_make_the_rows_of_a_single_run(tmp_path: Path, demo_clip: Path) -> None:
+    """One in-process worker with the scripted drafter: the two phases through the queue
+    draft every clip once; a second worker on the same queue finds nothing to do."""
+    settings = scripted(Settings.load(home=tmp_path / "home"))
+    settings.face_options = {"frame_rate": 2.0}
+    ingest(settings, cut_clips(demo_clip, tmp_path / "clips", 2))
+    spec = WorkerSpec(settings, lease_s=30)
+    worker = ClipWorker(spec, worker_id="test:1")
+    worker.queue.enqueue()
+    assert worker.run() == 4  # two clips, two phases each
+    assert ClipWorker(spec, worker_id="test:2").run() == 0
+    with session_scope(settings.db_url) as session:
+        drafts = list(session.exec(select(Draft)))
+        clips = list(session.exec(select(Clip)))
+        n_runs = session.exec(select(func.count()).select_from(StageRun)).one()
+    assert sorted(d.caption for d in drafts) == [VALID_DRAFT["caption"]] * 2
+    assert {c.status for c in clips} == {"drafted"} and n_runs == 10
+    assert [(i.state, i.phase, i.attempts, i.worker_id) for i in items(settings.db_url)] == [
+        ("done", WORD, 2, "test:1")
+    ] * 2
+    assert_no_duplicates(settings.db_url, settings.home, 2)
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def _kill_a_claim_holder(url: str, timeout: float) -> tuple[str, int]:
+    """Wait until one clip is finished and another is held; SIGKILL the holder's process.
+    The item it held (still claimed by it) is returned with the worker id."""
+    for _ in range(3):  # the holder may finish between our look and the kill: look again
+        held = wait_for(
+            lambda: (
+                any(i.state in ("done", "failed") or i.phase == WORD for i in items(url))
+                and [i for i in items(url) if i.state == WorkState.CLAIMED]
+            ),
+            timeout,
+            "a clip finished and another claimed",
+        )
+        worker_id, item_id = held[0].worker_id, held[0].id
+        os.kill(int(worker_id.rsplit(":", 1)[1]), signal.SIGKILL)
+        time.sleep(0.5)  # let the process go (the assertion below reads the database)
+        orphan = [i for i in items(url) if i.id == item_id and i.worker_id == worker_id]
+        if orphan and orphan[0].state == WorkState.CLAIMED:
+            return worker_id, item_id
+    raise AssertionError("no worker could be killed while it held a claim")
+
+
+def _workers_with_one_killed(
+    url: str, home: Path, demo: Path, tmp: Path, supervisors: int, per: int, n_clips: int
+) -> None:
+    env = cli_env(home)
+    clips = cut_clips(demo, tmp / "clips", n_clips)
+    settings = Settings.load(home=home, db_url=url)
+    settings.ensure_home()
+    ingest(settings, clips)
+    command = [*ANNOTATOR, "worker", "--db", url, "--no-draft", "--lease", "6"]
+    command += ["--workers", str(per)]
+    procs = [
+        subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(supervisors)
+    ]
+    try:
+        killed, item_id = _kill_a_claim_holder(url, timeout=150)
+        outputs = [p.communicate(timeout=240) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, (_, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err.decode()[-2000:]
+    final = items(url)
+    assert len(final) == n_clips
+    assert [(i.state, i.phase) for i in final] == [("done", WORD)] * n_clips
+    taken_over = next(i for i in final if i.id == item_id)
+    assert taken_over.worker_id != killed and taken_over.attempts >= 2
+    assert sum(i.attempts for i in final) >= 2 * n_clips + 1  # two phases each, one retaken
+    assert_no_duplicates(url, home, n_clips)
+    with session_scope(url) as session:
+        statuses = [c.status for c in session.exec(select(Clip))]
+    assert statuses == ["extracted"] * n_clips
+
+
+def test_four_workers_on_postgres_one_killed(
+    pg_url: str,  # noqa: F811
+    tmp_path: Path,
+    demo_clip: Path,
+) -> None:
+    _workers_with_one_killed(pg_url, tmp_path / "home", demo_clip, tmp_path, 2, 2, 6)
+
+
+def test_two_workers_on_sqlite_one_killed(tmp_path: Path, demo_clip: Path) -> None:
+    home = tmp_path / "home"
+    url = f"sqlite:///{home / 'annotator.db'}"
+    _workers_with_one_killed(url, home, demo_clip, tmp_path, 1, 2, 4)
+
+
+def test_clip_timeout_kills_the_worker_and_the_batch_goes_on(
+    tmp_path: Path, demo_clip: Path
+) -> None:
+    """A limit no real clip can meet: each worker is killed on its clip and replaced, every
+    clip is failed with code timeout (none left claimed), and the run says so; a rerun
+    without the limit finishes them."""
+    home = tmp_path / "home"
+    settings = Settings.load(home=home)
+    settings.ensure_home()
+    ingest(settings, cut_clips(demo_clip, tmp_path / "clips", 3))
+    env = cli_env(home)
+    base = [*ANNOTATOR, "run", "--no-draft", "--workers", "2"]
+    timed = subprocess.run(
+        [*base, "--clip-timeout", "0.05"], env=env, cwd=ROOT, capture_output=True, timeout=240
+    )
+    assert timed.returncode == 1, timed.stderr.decode()[-2000:]
+    final = items(settings.db_url)
+    assert [(i.state, i.error_code, i.attempts) for i in final] == [("failed", "timeout", 1)] * 3
+    with session_scope(settings.db_url) as session:
+        clips = list(session.exec(select(Clip).order_by(col(Clip.id))))
+    assert [(c.status, c.error_code) for c in clips] == [("failed", "timeout")] * 3
+    assert "0.05 s time limit" in (clips[0].error_message or "")
+    out = timed.stdout.decode()
+    assert "3 clips: 0 done, 0 partial, 3 failed (timeout: 3)" in out, out
+
+    again = subprocess.run(base, env=env, cwd=ROOT, capture_output=True, timeout=240)
+    assert again.returncode == 0, again.stderr.decode()[-2000:]
+    assert [(i.state, i.attempts) for i in items(settings.db_url)] == [("done", 2)] * 3
+    with session_scope(settings.db_url) as session:
+        assert {c.error_code for c in session.exec(select(Clip))} == {None}
