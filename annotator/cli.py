@@ -18,6 +18,7 @@ from rich.table import Table
 from annotator.cli_common import DbOpt, HomeOpt, console, err, settings_for
 from annotator.cli_run import _run, run
 from annotator.config import Settings
+from annotator.safety import mask_url
 
 app = typer.Typer(
     help="mer-annotator: video -> emotion cues -> LLM draft caption -> human review -> dataset.",
@@ -59,7 +60,7 @@ def init(home: HomeOpt = None, db: DbOpt = None) -> None:
 
     settings = settings_for(home, db)
     get_engine(settings.db_url)
-    console.print(f"data folder: {settings.home}\ndatabase:    {settings.db_url}")
+    console.print(f"data folder: {settings.home}\ndatabase:    {mask_url(settings.db_url)}")
 
 
 @app.command()
@@ -80,6 +81,14 @@ def ingest(
             help="CSV with columns file,speaker (file relative to the CSV's folder or absolute).",
         ),
     ] = None,
+    allow_root: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--allow-root",
+            help="Another folder media may resolve into (symlinks, ..); repeatable. By default "
+            "only the folders given (a file's own folder; the CSV's folder) are allowed.",
+        ),
+    ] = None,
 ) -> None:
     """Register clips by content hash; the same file under another name is not added twice.
 
@@ -87,6 +96,7 @@ def ingest(
     against the speaker's other clips once there are enough of them.
     """
     from annotator.ingest import ingest as run_ingest
+    from annotator.safety import AllowedRoots
     from annotator.speakers import SpeakersCsvError, read_speakers_csv
 
     table = None
@@ -96,13 +106,26 @@ def ingest(
         except SpeakersCsvError as exc:
             err.print(f"[red]✗[/] {escape(str(exc))} [dim]({exc.code})[/]")
             raise typer.Exit(1) from None
+    from_csv = not paths
     if not paths:
         if table is None:
             err.print("[red]✗[/] give media files or folders, or --speakers-csv")
             raise typer.Exit(1)
         paths = [Path(p) for p in table.by_path]
     settings = settings_for(home, db)
-    result = run_ingest(settings, paths, speaker=speaker, speakers=table.by_path if table else None)
+    csv_root = [speakers_csv.parent] if speakers_csv is not None and table is not None else []
+    allowed = (
+        AllowedRoots.of([*csv_root, *(allow_root or [])])
+        if from_csv
+        else AllowedRoots.for_inputs(paths, [*csv_root, *(allow_root or [])])
+    )
+    result = run_ingest(
+        settings,
+        paths,
+        speaker=speaker,
+        speakers=table.by_path if table else None,
+        allowed=allowed,
+    )
     for _path, code, message in result.failed:
         err.print(f"[red]✗[/] {escape(message)} [dim]({code})[/]")
     for path, existing in result.duplicates:
@@ -211,30 +234,6 @@ def _fmt(counts: dict[str, int]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "-"
 
 
-@app.command()
-def export(
-    out: Annotated[Path, typer.Argument(help="Output folder (or .jsonl file for jsonl).")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="hf | jsonl | mer-csv")] = "hf",
-    home: HomeOpt = None,
-    db: DbOpt = None,
-    no_media: Annotated[
-        bool, typer.Option("--no-media", help="hf: do not copy the videos.")
-    ] = False,
-) -> None:
-    """Write the dataset: a Hugging Face dataset folder, JSONL, or MER-style CSV files."""
-    from annotator.export import FORMATS
-    from annotator.export import export as run_export
-    from db import session_scope
-
-    if fmt not in FORMATS:
-        err.print(f"[red]✗[/] unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
-        raise typer.Exit(2)
-    settings = settings_for(home, db)
-    with session_scope(settings.db_url) as session:
-        path = run_export(session, fmt, out, copy_media=not no_media)
-    console.print(f"exported ({fmt}) to {path}")
-
-
 def review_command(settings: Settings, port: int, address: str = "127.0.0.1") -> list[str]:
     script = Path(__file__).resolve().parent.parent / "app" / "review.py"
     return [
@@ -261,11 +260,22 @@ def review(
     home: HomeOpt = None,
     db: DbOpt = None,
     port: Annotated[int, typer.Option(help="Port for the Streamlit app.")] = 8501,
-    address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    address: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on. Beyond 127.0.0.1 (e.g. 0.0.0.0) everyone signs in "
+            "with a name and token (annotator team add)."
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Start the Streamlit review app (headless): open the printed URL in a browser."""
     settings = settings_for(home, db)
-    env = {**os.environ, "ANNOTATOR_HOME": str(settings.home), "ANNOTATOR_DB_URL": settings.db_url}
+    env = {
+        **os.environ,
+        "ANNOTATOR_HOME": str(settings.home),
+        "ANNOTATOR_DB_URL": settings.db_url,
+        "ANNOTATOR_REVIEW_ADDRESS": address,  # the app asks for tokens beyond loopback
+    }
     console.print(f"review app: http://{address}:{port}  (Ctrl-C to stop)")
     command = review_command(settings, port, address)
     # Become the Streamlit server (exec, not a child process): stopping this process
@@ -319,7 +329,7 @@ def demo(
         console.print(f"caption: {draft.caption or draft.error_message}", markup=False)
         console.rule()
     console.print(
-        f"database:     {settings.db_url}\n"
+        f"database:     {mask_url(settings.db_url)}\n"
         f"cue text:     .venv/bin/annotator cues {clip.id if clip else 1} --home {settings.home}\n"
         f'dataset:      .venv/bin/python -c "import datasets; '
         f"print(datasets.load_dataset('{out}', split='train'))\"\n"
@@ -336,10 +346,20 @@ from annotator.cli_team import team_app  # noqa: E402
 
 app.add_typer(ls_app, name="ls")
 app.add_typer(models_app, name="models")
+app.add_typer(team_app, name="team")
 from annotator.cli_worker import worker  # noqa: E402
 
 app.command()(worker)  # annotator/cli_worker.py
-app.add_typer(team_app, name="team")
+from annotator.cli_stats import stats  # noqa: E402
+
+app.command()(stats)  # annotator/cli_stats.py
+from annotator.cli_worker import worker  # noqa: E402
+
+app.command()(worker)  # annotator/cli_worker.py
+from annotator.cli_export import export, push_to_hub  # noqa: E402
+
+app.command()(export)  # annotator/cli_export.py
+app.command("push-to-hub")(push_to_hub)
 
 
 def main() -> None:
