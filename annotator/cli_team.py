@@ -199,14 +199,14 @@ def assign(
     Rerun it after new clips arrive: only those are assigned.
     """
     from db import session_scope
-    from db.review_queue import QueueError, assign_overlap
+    from db.review_queue import AssignmentError, assign_overlap
 
     names = [n.strip() for n in annotators.split(",") if n.strip()]
     settings = settings_for(home, db)
     try:
         with session_scope(settings.db_url) as session:
             report = assign_overlap(session, names, overlap, per_clip, seed)
-    except QueueError as exc:
+    except AssignmentError as exc:
         raise _fail(str(exc)) from None
     console.print(
         f"{report.n_clips} drafted clips; {report.n_new_clips} newly assigned, "

@@ -1,5 +1,6 @@
-"""The review queue in SQL: filtered, ordered pages of drafted clips, the next clip to open,
-label suggestions, the adjudicator's side-by-side view and the overlap plan.
+"""The review queue in SQL: filtered, ordered pages of drafted clips, the next clip to open
+and label suggestions; with the adjudicator's view (``db.adjudication``) and the overlap
+plan (``db.assignments``) re-exported, the one module the review app imports for its data.
 
 Everything the app asks per render is one or two bounded queries (LIMIT/OFFSET for pages,
 a keyset for "next"), so 50,000 clips cost what 50 do in memory. The clip's draft is chosen
@@ -9,9 +10,7 @@ the valid sample marked ``chosen``, else its first valid sample, else its first 
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -24,7 +23,6 @@ from sqlalchemy import (
     cast,
     exists,
     func,
-    insert,
     literal,
     not_,
     or_,
@@ -35,8 +33,9 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from db.adjudication import VERDICT_FIELDS, AdjudicationView, Side, adjudication_view
+from db.assignments import AssignmentError, AssignmentReport, assign_overlap
 from db.models import (
-    Annotator,
     Assignment,
     Clip,
     Draft,
@@ -44,17 +43,32 @@ from db.models import (
     Review,
     ReviewKind,
     ReviewStatus,
-    utcnow,
 )
-from db.queries import adjudication_for
 from extractors.errors import AnnotatorError
 
+__all__ = [
+    "VERDICT_FIELDS",
+    "AdjudicationView",
+    "AssignmentError",
+    "AssignmentReport",
+    "QueueError",
+    "QueueFilter",
+    "QueueOrder",
+    "QueueRow",
+    "Side",
+    "adjudication_view",
+    "assign_overlap",
+    "label_suggestions",
+    "next_clip",
+    "queue_count",
+    "queue_page",
+]
+
 STATUSES = ("todo", "mine", "reviewed", "needs_adjudication", "all")
-VERDICT_FIELDS = ("status", "caption", "labels", "valence", "arousal")
 
 
 class QueueError(AnnotatorError, ValueError):
-    """A queue request or an assignment plan that cannot be served; the message says why."""
+    """A queue request that cannot be served (unknown status or order); the message says why."""
 
     code = "invalid_queue_request"
 
@@ -367,168 +381,3 @@ def label_suggestions(session: Session, prefix: str = "", limit: int = 20) -> li
         "WHERE label LIKE :pattern ESCAPE '\\' GROUP BY label ORDER BY n DESC, label LIMIT :limit"
     )
     return [str(row[0]) for row in session.execute(sql, params).all()]
-
-
-# ------------------------------------------------------------------------ adjudication
-
-
-@dataclass(frozen=True)
-class Side:
-    """One review as the adjudicator sees it."""
-
-    annotator: str
-    status: str
-    caption: str | None
-    labels: list[str]
-    valence: float | None
-    arousal: float | None
-    notes: str | None
-    reject_reason: str | None
-    version: int
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class AdjudicationView:
-    clip_id: int
-    annotations: list[Side]  # oldest first
-    differing: list[str]  # verdict fields the counted (not skipped) annotations differ in
-    adjudication: Side | None
-    needs_adjudication: bool  # they differ and there is no adjudication yet
-
-    @property
-    def adjudication_version(self) -> int | None:
-        """What ``save_review(kind=adjudication, expected_version=...)`` must be given."""
-        return None if self.adjudication is None else self.adjudication.version
-
-
-def _side(review: Review, name: str) -> Side:
-    return Side(
-        annotator=name,
-        status=review.status,
-        caption=review.caption,
-        labels=list(review.labels or []),
-        valence=review.valence,
-        arousal=review.arousal,
-        notes=review.notes,
-        reject_reason=review.reject_reason,
-        version=review.version,
-        updated_at=review.updated_at,
-    )
-
-
-def _field(side: Side, name: str) -> Any:
-    value = getattr(side, name)
-    if name == "caption":
-        return (value or "").strip()
-    return tuple(value) if name == "labels" else value
-
-
-def adjudication_view(session: Session, clip_id: int) -> AdjudicationView:
-    """The clip's annotations side by side, which fields differ, and the adjudication."""
-    rows = session.exec(
-        select(Review, Annotator.name)
-        .join(Annotator, col(Annotator.id) == col(Review.annotator_id))
-        .where(col(Review.clip_id) == clip_id, col(Review.kind) == ReviewKind.ANNOTATION)
-        .order_by(col(Review.id))
-    ).all()
-    sides = [_side(review, name) for review, name in rows]
-    counted = [s for s in sides if s.status != ReviewStatus.SKIPPED]
-    differing = [f for f in VERDICT_FIELDS if len({_field(s, f) for s in counted}) > 1]
-    adjudication = adjudication_for(session, clip_id)
-    final = None
-    if adjudication is not None:
-        who = session.get(Annotator, adjudication.annotator_id)
-        final = _side(adjudication, who.name if who else "?")
-    return AdjudicationView(clip_id, sides, differing, final, bool(differing) and final is None)
-
-
-# ------------------------------------------------------------------------- assignments
-
-
-@dataclass
-class AssignmentReport:
-    n_clips: int  # drafted clips
-    n_new_clips: int  # planned by this call
-    n_overlap_clips: int  # clips with at least ``reviews_per_overlap_clip`` people, in all
-    n_added: int  # assignment rows this call added
-    n_from_reviews: int  # rows added because someone had already reviewed the clip
-    per_annotator: dict[str, int] = field(default_factory=dict)  # assigned clips, in all
-
-
-def assign_overlap(
-    session: Session,
-    annotators: list[str],
-    overlap_fraction: float,
-    reviews_per_overlap_clip: int = 2,
-    seed: int = 0,
-) -> AssignmentReport:
-    """Plan who reviews which drafted clip: each clip to one annotator, the least loaded
-    first (round-robin, so loads stay within one of each other), and a seeded
-    ``overlap_fraction`` of all clips to ``reviews_per_overlap_clip`` distinct annotators.
-
-    Idempotent: a clip someone already reviewed counts as assigned to them (a row is added),
-    a clip with any assignment is left as it is, and a rerun plans only new clips, adding
-    overlap clips among them until the corpus reaches the fraction again.
-    """
-    names = [n.strip() for n in annotators if n.strip()]
-    if len(set(names)) != len(names) or not names:
-        raise QueueError("name each annotator once, at least one")
-    if not 0.0 <= overlap_fraction <= 1.0:
-        raise QueueError(f"overlap fraction {overlap_fraction} is not between 0 and 1")
-    if overlap_fraction > 0 and not 2 <= reviews_per_overlap_clip <= len(names):
-        raise QueueError(
-            f"{reviews_per_overlap_clip} reviews per overlap clip needs at least that many "
-            f"annotators (got {len(names)}) and at least 2"
-        )
-    people = {
-        a.name: a for a in session.exec(select(Annotator).where(col(Annotator.name).in_(names)))
-    }
-    missing = [n for n in names if n not in people or not people[n].active]
-    if missing:
-        raise QueueError(f"not active team members: {', '.join(missing)} (annotator team add)")
-    drafted = select(Draft.clip_id).distinct()
-    drafted_clips = select(Clip.id).where(col(Clip.id).in_(drafted)).order_by(col(Clip.id))
-    clip_ids = [i for i in session.exec(drafted_clips) if i is not None]
-    planned: dict[int, set[int]] = {}
-    for clip_id, who in session.exec(select(Assignment.clip_id, Assignment.annotator_id)):
-        planned.setdefault(clip_id, set()).add(who)
-    rows: list[dict[str, Any]] = []
-    now = utcnow()
-    reviewed = select(Review.clip_id, Review.annotator_id).where(
-        col(Review.kind) == ReviewKind.ANNOTATION
-    )
-    for clip_id, who in session.exec(reviewed):
-        if who not in planned.setdefault(clip_id, set()):
-            planned[clip_id].add(who)
-            rows.append({"clip_id": clip_id, "annotator_id": who, "created_at": now})
-    n_from_reviews = len(rows)
-    new = [c for c in clip_ids if not planned.get(c)]
-    ids = [int(people[n].id or 0) for n in names]
-    load = {i: 0 for i in ids}
-    for who_set in planned.values():
-        for who in who_set:
-            if who in load:
-                load[who] += 1
-    overlap_now = sum(1 for s in planned.values() if len(s) >= reviews_per_overlap_clip)
-    target = round(overlap_fraction * len(clip_ids)) if overlap_fraction > 0 else 0
-    extra = min(max(target - overlap_now, 0), len(new))
-    overlap = set(random.Random(seed).sample(new, extra))
-    position = {who: n for n, who in enumerate(ids)}
-    for clip_id in new:
-        need = reviews_per_overlap_clip if clip_id in overlap else 1
-        for who in sorted(ids, key=lambda i: (load[i], position[i]))[:need]:
-            load[who] += 1
-            rows.append({"clip_id": clip_id, "annotator_id": who, "created_at": now})
-    if rows:
-        session.execute(insert(Assignment), rows)
-        session.flush()
-    by_id = {a.id: a.name for a in people.values()}
-    return AssignmentReport(
-        n_clips=len(clip_ids),
-        n_new_clips=len(new),
-        n_overlap_clips=overlap_now + len(overlap),
-        n_added=len(rows),
-        n_from_reviews=n_from_reviews,
-        per_annotator={by_id[i]: load[i] for i in ids},
-    )
