@@ -16,8 +16,8 @@ def test_compose_declares_postgres_labelstudio_and_review_bound_to_loopback() ->
     for name in ("postgres", "labelstudio", "review"):
         for port in services[name].get("ports", []):
             assert port.startswith("127.0.0.1:"), (name, port)
-    review_env = services["review"]["environment"]
-    assert review_env["ANNOTATOR_DB_URL"].startswith("postgresql+psycopg://")
+    review_env = services["review"]["environment"]  # the URL (with its password) is a secret
+    assert review_env["ANNOTATOR_DB_URL_FILE"] == "/run/secrets/annotator_db_url"
     assert services["review"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     init = services["postgres"]["volumes"][1].split(":")[0]
     assert (ROOT / init).is_file()  # the Label Studio database is created on first start
