@@ -246,6 +246,27 @@ def test_wheel_keeps_unknown_labels_as_themselves() -> None:
     assert emotion_set(["angry", "furious", "sad", " "]) == {"anger", "sadness"}
 
 
+def test_numpy_levenshtein_equals_the_textbook_recurrence() -> None:
+    import random
+
+    from annotator.stats.quality import _levenshtein_numpy
+
+    def dp(a: str, b: str) -> int:
+        prev = list(range(len(b) + 1))
+        for i, ca in enumerate(a, 1):
+            cur = [i]
+            for j, cb in enumerate(b, 1):
+                cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+            prev = cur
+        return prev[-1]
+
+    rng = random.Random(8)
+    for _ in range(300):
+        a = "".join(rng.choice("abcé ") for _ in range(rng.randint(0, 12)))
+        b = "".join(rng.choice("abcé ") for _ in range(rng.randint(0, 12)))
+        assert _levenshtein_numpy(a, b) == dp(a, b), (a, b)
+
+
 def test_normalized_levenshtein_known_values() -> None:
     assert normalized_levenshtein("kitten", "sitting") == pytest.approx(3 / 7)
     assert normalized_levenshtein("A calm voice.", "A sad voice.") == pytest.approx(3 / 13)

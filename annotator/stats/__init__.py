@@ -33,7 +33,7 @@ def card_summary(session: Session) -> dict[str, Any]:
     multi = multi_rated(ratings(session))
     alphas: dict[str, Alpha] = all_alphas(multi)
     similarity = caption_similarity(multi)
-    quality = draft_quality(session)
+    quality = draft_quality(session, distances=False)
     return {
         "n_clips_multi": len(multi),
         "n_annotations_multi": sum(len(rs) for rs in multi.values()),

@@ -99,8 +99,10 @@ class ModelQuality:
         return out
 
 
-def draft_quality(session: Session) -> list[ModelQuality]:
-    """One row per (model id, prompt version), sorted by them."""
+def draft_quality(session: Session, distances: bool = True) -> list[ModelQuality]:
+    """One row per (model id, prompt version), sorted by them. ``distances=False`` leaves
+    the edit distance out (the dataset card needs only the counts; the distance costs a few
+    ms per clip without rapidfuzz)."""
     by_clip = reviews_by_clip(session)
     final_by_clip = finals(by_clip)
     chosen = chosen_drafts(session)
@@ -138,7 +140,7 @@ def draft_quality(session: Session) -> list[ModelQuality]:
             continue
         q = row(draft)
         q.n_final += 1
-        if draft.caption is not None and final.caption is not None:
+        if distances and draft.caption is not None and final.caption is not None:
             q._distances.append(
                 normalized_levenshtein(draft.caption.strip(), final.caption.strip())
             )
