@@ -23,7 +23,7 @@ team_app = typer.Typer(
     no_args_is_help=True,
 )
 
-ROLES = ("annotator", "adjudicator", "admin")
+ROLES = ("annotator", "adjudicator", "admin")  # db.models.Role, without importing db here
 TokenFileOpt = Annotated[
     Path | None,
     typer.Option(
@@ -73,31 +73,27 @@ def add(
     db: DbOpt = None,
 ) -> None:
     """Add a person (or change an existing one's role and reactivate them)."""
-    from sqlmodel import select
+    from db import session_scope
+    from db.team import TeamError, upsert_member
 
-    from db import Annotator, session_scope
-
-    clean = name.strip()
-    if not clean:
+    if not name.strip():
         raise _fail("the name must not be empty")
-    if role not in ROLES:
+    if role not in ROLES:  # checked before a token file is written
         raise _fail(f"unknown role {role!r}; known: {', '.join(ROLES)}")
     settings = settings_for(home, db)
     token_hash = _set_token(token_file) if token_file is not None else None
     try:
         with session_scope(settings.db_url) as session:
-            person = session.exec(select(Annotator).where(Annotator.name == clean)).first()
-            verb = "updated" if person is not None else "added"
-            person = person or Annotator(name=clean)
-            person.role, person.active = role, True
-            if token_hash is not None:
-                person.token_hash = token_hash
-            session.add(person)
-    except Exception:
+            person, created = upsert_member(session, name, role, token_hash)
+            clean = person.name
+    except Exception as exc:
         if token_file is not None:  # a token the database does not know would only mislead
             token_file.unlink(missing_ok=True)
+        if isinstance(exc, TeamError):
+            raise _fail(str(exc)) from None
         raise
     where = f"token written to {token_file}" if token_file else "no token: 127.0.0.1 only"
+    verb = "added" if created else "updated"
     console.print(f"{verb} {escape(clean)} ({role}); {escape(where)}")
 
 
@@ -109,53 +105,41 @@ def token(
     db: DbOpt = None,
 ) -> None:
     """Give a person a new token (the old one stops working)."""
-    from sqlmodel import select
-
-    from db import Annotator, session_scope
+    from db import session_scope
+    from db.team import TeamError, get_annotator, set_token_hash
 
     settings = settings_for(home, db)
     with session_scope(settings.db_url) as session:
-        person = session.exec(select(Annotator).where(Annotator.name == name.strip())).first()
-        if person is None:
-            raise _fail(f"no annotator {name!r}; add them with `annotator team add`")
-        person.token_hash = _set_token(token_file)
-        session.add(person)
-    console.print(f"new token for {escape(person.name)} written to {escape(str(token_file))}")
+        if get_annotator(session, name) is None:  # before a token file is written
+            raise _fail(f"no annotator {name.strip()!r}; add them with `annotator team add`")
+        try:
+            person = set_token_hash(session, name, _set_token(token_file))
+        except TeamError as exc:
+            raise _fail(str(exc)) from None
+        clean = person.name
+    console.print(f"new token for {escape(clean)} written to {escape(str(token_file))}")
 
 
 @team_app.command("list")
 def list_team(home: HomeOpt = None, db: DbOpt = None) -> None:
     """Everyone: role, whether active, whether they have a token, reviews done, assigned."""
-    from sqlmodel import col, func, select
-
-    from db import Annotator, Assignment, Review, ReviewKind, session_scope
+    from db import session_scope
+    from db.team import team_summary
 
     settings = settings_for(home, db)
     with session_scope(settings.db_url) as session:
-        people = session.exec(select(Annotator).order_by(col(Annotator.name))).all()
-        done: dict[int | None, int] = dict(
-            session.exec(
-                select(Review.annotator_id, func.count())
-                .where(col(Review.kind) == ReviewKind.ANNOTATION)
-                .group_by(col(Review.annotator_id))
-            ).all()
-        )
-        assigned: dict[int | None, int] = dict(
-            session.exec(
-                select(Assignment.annotator_id, func.count()).group_by(col(Assignment.annotator_id))
-            ).all()
-        )
+        members = team_summary(session)
     table = Table(title="team")
     for column in ("name", "role", "active", "token", "reviews done", "assigned"):
         table.add_column(column)
-    for p in people:
+    for m in members:
         table.add_row(
-            escape(p.name),
-            p.role,
-            "yes" if p.active else "no",
-            "yes" if p.token_hash else "no",
-            str(done.get(p.id, 0)),
-            str(assigned.get(p.id, 0)),
+            escape(m.name),
+            m.role,
+            "yes" if m.active else "no",
+            "yes" if m.has_token else "no",
+            str(m.reviews_done),
+            str(m.assigned),
         )
     console.print(table)
 
@@ -165,18 +149,17 @@ def deactivate(
     name: Annotated[str, typer.Argument()], home: HomeOpt = None, db: DbOpt = None
 ) -> None:
     """Stop a person from signing in and saving; their reviews stay."""
-    from sqlmodel import select
-
-    from db import Annotator, session_scope
+    from db import session_scope
+    from db.team import TeamError
+    from db.team import deactivate as deactivate_member
 
     settings = settings_for(home, db)
-    with session_scope(settings.db_url) as session:
-        person = session.exec(select(Annotator).where(Annotator.name == name.strip())).first()
-        if person is None:
-            raise _fail(f"no annotator {name!r}")
-        person.active = False
-        session.add(person)
-    console.print(f"deactivated {escape(name.strip())}")
+    try:
+        with session_scope(settings.db_url) as session:
+            clean = deactivate_member(session, name).name
+    except TeamError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"deactivated {escape(clean)}")
 
 
 @team_app.command("assign")
@@ -199,14 +182,14 @@ def assign(
     Rerun it after new clips arrive: only those are assigned.
     """
     from db import session_scope
-    from db.review_queue import AssignmentError, assign_overlap
+    from db.team import TeamError, assign_overlap
 
     names = [n.strip() for n in annotators.split(",") if n.strip()]
     settings = settings_for(home, db)
     try:
         with session_scope(settings.db_url) as session:
             report = assign_overlap(session, names, overlap, per_clip, seed)
-    except AssignmentError as exc:
+    except TeamError as exc:
         raise _fail(str(exc)) from None
     console.print(
         f"{report.n_clips} drafted clips; {report.n_new_clips} newly assigned, "

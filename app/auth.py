@@ -17,9 +17,10 @@ import ipaddress
 import secrets
 from enum import StrEnum
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from db.models import Annotator, Role
+from db.team import get_annotator
 from extractors.errors import AnnotatorError
 
 ALGORITHM = "pbkdf2_sha256"
@@ -113,7 +114,7 @@ def sign_in_required(server_address: str | None) -> bool:
 def authenticate(session: Session, name: str, token: str) -> Annotator | None:
     """The active annotator called ``name`` whose token this is; None otherwise (unknown
     name, wrong token, no token set, deactivated), in about the same time either way."""
-    person = session.exec(select(Annotator).where(Annotator.name == name.strip())).first()
+    person = get_annotator(session, name)
     if person is None or person.token_hash is None:
         verify_token(token or "x", _dummy_hash())
         return None
@@ -135,7 +136,7 @@ def sign_in(
         return None
     if token:
         return authenticate(session, clean, token)
-    person = session.exec(select(Annotator).where(Annotator.name == clean)).first()
+    person = get_annotator(session, clean)
     if person is None:
         person = Annotator(name=clean, role=Role.ANNOTATOR)
         session.add(person)

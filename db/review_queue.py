@@ -1,6 +1,6 @@
 """The review queue in SQL: filtered, ordered pages of drafted clips, the next clip to open
 and label suggestions; with the adjudicator's view (``db.adjudication``) and the overlap
-plan (``db.assignments``) re-exported, the one module the review app imports for its data.
+plan (``db.team``) re-exported, the one module the review app imports for its data.
 
 Everything the app asks per render is one or two bounded queries (LIMIT/OFFSET for pages,
 a keyset for "next"), so 50,000 clips cost what 50 do in memory. The clip's draft is chosen
@@ -34,7 +34,6 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from db.adjudication import VERDICT_FIELDS, AdjudicationView, Side, adjudication_view
-from db.assignments import AssignmentError, AssignmentReport, assign_overlap
 from db.models import (
     Assignment,
     Clip,
@@ -44,18 +43,19 @@ from db.models import (
     ReviewKind,
     ReviewStatus,
 )
+from db.team import AssignmentReport, TeamError, assign_overlap
 from extractors.errors import AnnotatorError
 
 __all__ = [
     "VERDICT_FIELDS",
     "AdjudicationView",
-    "AssignmentError",
     "AssignmentReport",
     "QueueError",
     "QueueFilter",
     "QueueOrder",
     "QueueRow",
     "Side",
+    "TeamError",
     "adjudication_view",
     "assign_overlap",
     "label_suggestions",

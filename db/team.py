@@ -1,5 +1,7 @@
-"""Who reviews which clip: a balanced round-robin plan with a seeded overlap share that
-several people review (inter-annotator agreement), stored as ``Assignment`` rows."""
+"""The review team: its members (role, sign-in token hash, active) and who reviews which
+clip, a balanced round-robin plan with a seeded overlap share that several people review
+(inter-annotator agreement), stored as ``Assignment`` rows. ``annotator team`` calls this;
+tokens themselves are made and hashed in ``app.auth``, never here."""
 
 from __future__ import annotations
 
@@ -8,16 +10,112 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
-from db.models import Annotator, Assignment, Clip, Draft, Review, ReviewKind, utcnow
+from db.models import Annotator, Assignment, Clip, Draft, Review, ReviewKind, Role, utcnow
 from extractors.errors import AnnotatorError
 
 
-class AssignmentError(AnnotatorError, ValueError):
-    """An assignment plan that cannot be made (unknown people, impossible overlap)."""
+class TeamError(AnnotatorError, ValueError):
+    """A team change or an assignment plan that cannot be made; the message says why."""
 
-    code = "invalid_assignment"
+    code = "invalid_team_request"
+
+
+class UnknownAnnotatorError(TeamError, LookupError):
+    code = "unknown_annotator"
+
+
+ROLES = tuple(r.value for r in Role)
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    name: str
+    role: str
+    active: bool
+    has_token: bool
+    reviews_done: int  # annotations (skips included), not adjudications
+    assigned: int
+
+
+def get_annotator(session: Session, name: str) -> Annotator | None:
+    return session.exec(select(Annotator).where(col(Annotator.name) == name.strip())).first()
+
+
+def _existing(session: Session, name: str) -> Annotator:
+    person = get_annotator(session, name)
+    if person is None:
+        raise UnknownAnnotatorError(
+            f"no annotator {name.strip()!r}; add them with `annotator team add`"
+        )
+    return person
+
+
+def upsert_member(
+    session: Session, name: str, role: str, token_hash: str | None = None
+) -> tuple[Annotator, bool]:
+    """Add a person, or give an existing one this role and reactivate them; a new token hash
+    replaces the old one, None keeps it. Returns the row and whether it is new."""
+    clean = name.strip()
+    if not clean:
+        raise TeamError("the name must not be empty")
+    if role not in ROLES:
+        raise TeamError(f"unknown role {role!r}; known: {', '.join(ROLES)}")
+    person = get_annotator(session, clean)
+    created = person is None
+    person = person or Annotator(name=clean)
+    person.role, person.active = role, True
+    if token_hash is not None:
+        person.token_hash = token_hash
+    session.add(person)
+    session.flush()
+    return person, created
+
+
+def set_token_hash(session: Session, name: str, token_hash: str) -> Annotator:
+    person = _existing(session, name)
+    person.token_hash = token_hash
+    session.add(person)
+    session.flush()
+    return person
+
+
+def deactivate(session: Session, name: str) -> Annotator:
+    """The person can no longer sign in or save; their reviews and assignments stay."""
+    person = _existing(session, name)
+    person.active = False
+    session.add(person)
+    session.flush()
+    return person
+
+
+def team_summary(session: Session) -> list[TeamMember]:
+    """Everyone, by name, with their counts (two GROUP BY queries)."""
+    done: dict[int | None, int] = dict(
+        session.exec(
+            select(Review.annotator_id, func.count())
+            .where(col(Review.kind) == ReviewKind.ANNOTATION)
+            .group_by(col(Review.annotator_id))
+        ).all()
+    )
+    assigned: dict[int | None, int] = dict(
+        session.exec(
+            select(Assignment.annotator_id, func.count()).group_by(col(Assignment.annotator_id))
+        ).all()
+    )
+    people = session.exec(select(Annotator).order_by(col(Annotator.name))).all()
+    return [
+        TeamMember(
+            p.name,
+            p.role,
+            p.active,
+            p.token_hash is not None,
+            done.get(p.id, 0),
+            assigned.get(p.id, 0),
+        )
+        for p in people
+    ]
 
 
 @dataclass
@@ -47,11 +145,11 @@ def assign_overlap(
     """
     names = [n.strip() for n in annotators if n.strip()]
     if len(set(names)) != len(names) or not names:
-        raise AssignmentError("name each annotator once, at least one")
+        raise TeamError("name each annotator once, at least one")
     if not 0.0 <= overlap_fraction <= 1.0:
-        raise AssignmentError(f"overlap fraction {overlap_fraction} is not between 0 and 1")
+        raise TeamError(f"overlap fraction {overlap_fraction} is not between 0 and 1")
     if overlap_fraction > 0 and not 2 <= reviews_per_overlap_clip <= len(names):
-        raise AssignmentError(
+        raise TeamError(
             f"{reviews_per_overlap_clip} reviews per overlap clip needs at least that many "
             f"annotators (got {len(names)}) and at least 2"
         )
@@ -60,7 +158,7 @@ def assign_overlap(
     }
     missing = [n for n in names if n not in people or not people[n].active]
     if missing:
-        raise AssignmentError(f"not active team members: {', '.join(missing)} (annotator team add)")
+        raise TeamError(f"not active team members: {', '.join(missing)} (annotator team add)")
     drafted = select(Draft.clip_id).distinct()
     drafted_clips = select(Clip.id).where(col(Clip.id).in_(drafted)).order_by(col(Clip.id))
     clip_ids = [i for i in session.exec(drafted_clips) if i is not None]

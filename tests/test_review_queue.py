@@ -37,10 +37,10 @@ from db.queries import (
     save_review,
 )
 from db.review_queue import (
-    AssignmentError,
     QueueError,
     QueueFilter,
     QueueOrder,
+    TeamError,
     adjudication_view,
     assign_overlap,
     label_suggestions,
@@ -437,11 +437,11 @@ def test_assign_overlap_same_seed_same_plan_and_refuses_bad_requests(tmp_path: P
                     )
                 )
             )
-            with pytest.raises(AssignmentError, match="not active team members: gone, nobody"):
+            with pytest.raises(TeamError, match="not active team members: gone, nobody"):
                 assign_overlap(s, ["a", "gone", "nobody"], 0.1)
-            with pytest.raises(AssignmentError, match="at least that many"):
+            with pytest.raises(TeamError, match="at least that many"):
                 assign_overlap(s, ["a", "b"], 0.1, 3)
-            with pytest.raises(AssignmentError, match="between 0 and 1"):
+            with pytest.raises(TeamError, match="between 0 and 1"):
                 assign_overlap(s, ["a", "b"], 1.5)
     assert plans[0] == plans[1] and sum(1 for _ in Counter(c for c, _ in plans[0]).items()) == 20
     assert Counter(Counter(c for c, _ in plans[0]).values()) == {3: 10, 1: 10}

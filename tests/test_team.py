@@ -28,6 +28,7 @@ from app.auth import (
     verify_token,
 )
 from db import Annotator, Assignment, Role, session_scope, sqlite_url
+from db.team import TeamError, UnknownAnnotatorError, deactivate, team_summary, upsert_member
 from tests.test_postgres import pg_server, pg_url  # noqa: F401  (fixtures: the PostgreSQL server)
 from tests.test_review_queue import _review, seed
 
@@ -227,3 +228,23 @@ def test_a_token_file_symlink_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
     assert target.read_text() == "keep\n"
     with session_scope(sqlite_url(tmp_path / "h" / "annotator.db")) as s:
         assert s.exec(select(Annotator)).all() == []
+
+
+def test_team_functions_refuse_what_they_cannot_do(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "t.db")
+    with session_scope(url) as s:
+        person, created = upsert_member(s, " ann ", "adjudicator")
+        assert created and person.name == "ann" and person.token_hash is None
+        again, created = upsert_member(s, "ann", "admin", "pbkdf2_sha256$1$a$b")
+        assert not created and again.id == person.id and again.role == "admin"
+        with pytest.raises(TeamError, match="unknown role 'boss'"):
+            upsert_member(s, "bea", "boss")
+        with pytest.raises(TeamError, match="must not be empty"):
+            upsert_member(s, "  ", "admin")
+        with pytest.raises(UnknownAnnotatorError) as missing:
+            deactivate(s, "nobody")
+        assert missing.value.code == "unknown_annotator" and isinstance(missing.value, LookupError)
+        assert deactivate(s, "ann").active is False
+        assert [(m.name, m.role, m.active, m.has_token) for m in team_summary(s)] == [
+            ("ann", "admin", False, True)
+        ]
