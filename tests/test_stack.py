@@ -261,6 +261,7 @@ def test_ingest_worker_review_export_against_the_started_services(
     with session_scope(stack["url"]) as s:
         clip = s.exec(select(Clip)).one()
         draft = s.exec(select(Draft).where(Draft.clip_id == clip.id)).one()
+        assert clip.id is not None
         assert (clip.name, clip.status) == ("demo.mp4", "drafted")
         assert (draft.caption, draft.labels, draft.valence) == (GOOD["caption"], ["joy"], 0.9)
         assert draft.model_id == "stub-model-7b"
