@@ -562,6 +562,23 @@ def test_two_label_studio_users_on_one_task_give_two_reviews(
         assert final is not None and final.status == "accepted"
     assert (_count(settings, Review), _count(settings, ReviewEvent)) == (4, 5)
 
+    # A second annotation by the same user on one task: their newest one is their review,
+    # and an older one is never stored over it, even with the watermarks lost.
+    _annotate(ls, tasks["single_face.mp4"], "edit", caption="Second look: bored.")
+    with session_scope(settings.db_url) as session:
+        result = pull(session, ls, pid)
+        assert result.saved == [("single_face.mp4", ADMIN, "edited")]
+        assert result.conflicts == [
+            f"single_face.mp4: {ADMIN} (Label Studio) disagrees with {SECOND}: both kept, "
+            "for an adjudicator"
+        ]
+    _forget_watermarks(settings)
+    with session_scope(settings.db_url) as session:
+        assert pull(session, ls, pid).saved == []
+        mine = review_for(session, face, ADMIN)
+        assert mine is not None and (mine.version, mine.caption) == (2, "Second look: bored.")
+    assert (_count(settings, Review), _count(settings, ReviewEvent)) == (4, 6)
+
 
 def test_the_same_persons_app_review_is_a_conflict_kept_in_history(
     ls: LabelStudio, env: dict[str, str], project: str, clips_dir: Path, settings: Settings

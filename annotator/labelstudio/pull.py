@@ -107,11 +107,13 @@ def _latest_draft_id(task: dict[str, Any]) -> int | None:
 
 
 def _annotations(task: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The task's annotations, oldest first, each user's newest only: one review per person,
+    so an older annotation of theirs must not be stored over a newer one."""
     annotations = [a for a in task.get("annotations") or [] if isinstance(a, dict)]
     never = datetime.min.replace(tzinfo=UTC)
-    yield from sorted(
-        annotations, key=lambda a: (_aware(a.get("updated_at")) or never, a.get("id") or 0)
-    )
+    annotations.sort(key=lambda a: (_aware(a.get("updated_at")) or never, a.get("id") or 0))
+    newest = {a.get("completed_by"): a.get("id") for a in annotations}
+    yield from (a for a in annotations if newest[a.get("completed_by")] == a.get("id"))
 
 
 def pull(session: Session, ls: LabelStudio, pid: int) -> PullResult:
