@@ -84,6 +84,8 @@ class Role(StrEnum):
 class Clip(SQLModel, table=True):
     """A media file, identified by content: the same bytes under another name are the same clip."""
 
+    __table_args__ = (Index("ix_clip_queue_confidence", "queue_confidence", "id"),)
+
     id: int | None = Field(default=None, primary_key=True)
     sha256: str = Field(index=True, unique=True, max_length=64)
     name: str  # the first file name seen, without folders
@@ -103,6 +105,11 @@ class Clip(SQLModel, table=True):
     error_message: str | None = Field(default=None, sa_column=Column(Text))
     partial: bool = False
     missing_json: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
+    # Kept by the drafting stage, so the review queue's "most uncertain first" walks an
+    # index instead of finding every clip's chosen draft: the chosen draft (see
+    # db.queries.chosen_draft) and its confidence, -1 when it is invalid or unscored.
+    chosen_draft_id: int | None = None  # draft.id; no foreign key: it would make a cycle
+    queue_confidence: float | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -93,6 +93,18 @@ def chosen_draft(session: Session, clip_id: int, valid_only: bool = False) -> Dr
     return picked
 
 
+def set_queue_key(session: Session, clip_id: int, chosen: Draft) -> None:
+    """Keep ``Clip.chosen_draft_id``/``queue_confidence`` (the review queue's index key) in
+    step with ``chosen_draft``: the drafting stage calls it for the run it just stored."""
+    clip = session.get(Clip, clip_id)
+    if clip is None:
+        return
+    scored = chosen.status == DraftStatus.VALID and chosen.confidence is not None
+    clip.chosen_draft_id = chosen.id
+    clip.queue_confidence = float(chosen.confidence) if scored else -1.0  # type: ignore[arg-type]
+    session.add(clip)
+
+
 def latest_draft(session: Session, clip_id: int) -> Draft | None:
     """The clip's draft to show: ``chosen_draft`` (the name predates several samples)."""
     return chosen_draft(session, clip_id)

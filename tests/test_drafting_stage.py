@@ -15,7 +15,7 @@ from annotator.drafting.base import DraftResult, generate_each, register_draftin
 from annotator.drafting.consistency import similarity
 from annotator.ingest import ingest
 from annotator.pipeline import Runner
-from db import CueRecord, CueTextRecord, Draft, StageRun, session_scope
+from db import Clip, CueRecord, CueTextRecord, Draft, StageRun, session_scope
 from db.queries import chosen_draft, review_queue
 from extractors.errors import AnnotatorError
 from tests.test_pipeline import VALID_DRAFT, ScriptedDrafter, scripted
@@ -92,6 +92,9 @@ def test_all_invalid_drafts_fail_on_every_run_from_the_cli(tmp_path: Path, demo_
     assert run.status == "failed" and run.error_code == "invalid_model_output"
     assert run.job_id == 2  # the second run drafted again instead of skipping
     assert len(drafts) == 1 and drafts[0].status == "invalid" and not drafts[0].chosen
+    with session_scope(settings.db_url) as session:
+        clip = session.exec(select(Clip)).one()
+    assert (clip.chosen_draft_id, clip.queue_confidence) == (drafts[0].id, -1.0)  # first in queue
 
 
 def test_a_changed_backend_default_redrafts(settings, demo_clip: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -117,6 +120,9 @@ def test_samples_are_kept_and_the_majority_is_chosen(settings, demo_clip: Path) 
     with session_scope(settings.db_url) as session:
         drafts = session.exec(select(Draft).order_by(col(Draft.sample_index))).all()
         chosen = chosen_draft(session, drafts[0].clip_id)
+        clip = session.get(Clip, drafts[0].clip_id)
+    assert clip is not None and chosen is not None  # the queue's index key follows the choice
+    assert (clip.chosen_draft_id, clip.queue_confidence) == (chosen.id, chosen.confidence)
     assert [d.sample_index for d in drafts] == [0, 1, 2]
     assert [d.chosen for d in drafts] == [False, False, True]
     assert chosen is not None and chosen.sample_index == 2 and chosen.labels == ["happiness"]

@@ -24,7 +24,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import SQLModel, create_engine, select
 
 import db
 import db.engine as db_engine
@@ -337,9 +337,16 @@ def test_database_made_with_create_all_is_stamped_and_keeps_its_rows(
     url: str, raw_engine: Engine
 ) -> None:
     _create_all_the_old_way(raw_engine)
-    with Session(raw_engine) as s:
-        s.add(Clip(sha256="a" * 64, name="old.mp4", source_uri="/old/old.mp4", status="drafted"))
-        s.commit()
+    with raw_engine.begin() as conn:  # SQL of then: today's model has columns it lacked
+        conn.execute(
+            sa.text(
+                "INSERT INTO clip (sha256, name, source_uri, duration_s, has_audio, has_video,"
+                " media_json, split, status, partial, missing_json, created_at) VALUES"
+                " (:sha, 'old.mp4', '/old/old.mp4', 0, false, false, '{}', 'train', 'drafted',"
+                " false, '{}', CURRENT_TIMESTAMP)"
+            ),
+            {"sha": "a" * 64},
+        )
 
     engine = get_engine(url)
 

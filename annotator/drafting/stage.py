@@ -33,7 +33,7 @@ from annotator.drafting.grounding import ground
 from annotator.drafting.prompt import PROMPT_VERSION, build_messages
 from annotator.drafting.schema import DraftParseError, decoding_schema, parse_draft
 from db import CueTextRecord, Draft, DraftStatus, Stage, StageStatus, session_scope
-from db.queries import stage_run
+from db.queries import set_queue_key, stage_run
 from extractors.errors import AnnotatorError, first_line
 from extractors.schema import config_hash
 
@@ -259,6 +259,7 @@ class DraftStage:
                 session.add(draft)
             session.flush()
             output_id = rows[best if best is not None else 0].id
+            set_queue_key(session, item.clip_id, rows[best if best is not None else 0])
         if best is None:
             message = f"{item.name}: no valid draft in {len(rows)} sample(s); raw output kept"
             self.save_stage(
