@@ -339,10 +339,34 @@ def test_push_is_idempotent_resumable_and_sends_redrafts(
     assert len(now["single_face.mp4"]["predictions"]) == 1
     # Annotators are shown the predictions of the model most drafts come from.
     assert ls.sdk.projects.get(id=pid).model_version == "scripted-model-run1"
+    listed.clear()
     assert (
         "0 predictions created, 3 unchanged, 0 superseded"
         in _cli("push", "--project", project, settings=settings).output
     )
+    assert listed == []
+
+    # A push that died after creating the new prediction, before recording it (the link
+    # still names the old draft), and a link from before migration 0007 (no draft): the
+    # task's predictions are looked at, nothing is created twice, the links are repaired.
+    demo_id, face_id = ids["demo clip.mp4"], ids["single_face.mp4"]
+    with session_scope(settings.db_url) as session:
+        for link in session.exec(select(LabelStudioLink)):
+            if link.clip_id == demo_id:
+                assert new.id is not None and link.pushed_draft_id == new.id
+                link.pushed_draft_id, link.prediction_id = new.id - 1, None  # run2's sample 0
+            elif link.clip_id == face_id:
+                link.pushed_draft_id = link.prediction_id = None
+            session.add(link)
+    repaired = _cli("push", "--project", project, settings=settings)
+    assert "0 tasks created, 0 already there, 0 predictions created, 3 unchanged, 0 " \
+        "superseded" in repaired.output, repaired.output  # fmt: skip
+    assert sum(len(t["predictions"]) for t in _tasks(ls, pid)) == 3
+    with session_scope(settings.db_url) as session:
+        now_links = {ln.clip_id: (ln.pushed_draft_id, ln.prediction_id)
+                     for ln in session.exec(select(LabelStudioLink))}  # fmt: skip
+    assert now_links[demo_id] == (new.id, current["id"])
+    assert now_links[face_id] == (links[face_id][1], links[face_id][2])
 
 
 def test_push_that_crashes_between_chunks_is_finished_by_the_next(
