@@ -3,8 +3,9 @@
 Push is idempotent and resumable, and Label Studio's own state is what makes it so: a task
 carries its clip's sha256 and each prediction's region ids name the draft (``d12-caption``),
 so a push after a crash finds what the last one created instead of creating it again.
-``LabelStudioLink`` maps clip <-> task (``annotator.labelstudio.pull`` keeps its watermark
-in ``last_synced_at``).
+``LabelStudioLink`` maps clip <-> task and names the draft the task shows (``pushed_draft_id``,
+``prediction_id``), so an unchanged clip costs no request; ``annotator.labelstudio.pull``
+keeps its watermark in ``last_synced_at``.
 """
 
 from __future__ import annotations
