@@ -3,9 +3,12 @@ and label suggestions; with the adjudicator's view (``db.adjudication``) and the
 plan (``db.team``) re-exported, the one module the review app imports for its data.
 
 Everything the app asks per render is one or two bounded queries (LIMIT/OFFSET for pages,
-a keyset for "next"), so 50,000 clips cost what 50 do in memory. The clip's draft is chosen
-here in SQL with the rule of ``db.queries.chosen_draft``: of the newest draft run (config),
-the valid sample marked ``chosen``, else its first valid sample, else its first sample.
+a keyset for "next"): no clip list is ever held in Python. The clip's draft is chosen here
+in SQL with the rule of ``db.queries.chosen_draft``: of the newest draft run (config), the
+valid sample marked ``chosen``, else its first valid sample, else its first sample. The
+``oldest`` order walks the primary key and stops at LIMIT; ``uncertain`` has no index to
+walk, so the database computes every candidate's key and sorts (on 50,000 clips about
+100-300 ms on SQLite on the 2-core machine, more under load: benchmarks/review_50k.py).
 """
 
 from __future__ import annotations
@@ -342,7 +345,8 @@ def next_clip(
     """The next clip after ``after_clip_id`` in ``order`` that passes ``filt``, that this
     annotator has not reviewed and that is not someone else's (assigned to others, not to
     them); from the top when nothing follows (never ``after_clip_id`` itself); None when
-    nothing is left. A keyset query: the current clip's sort key, then LIMIT 1 after it."""
+    nothing is left. A keyset query: the current clip's sort key, then LIMIT 1 after it.
+    With ``status='mine'`` nothing qualifies (those are all reviewed by me): None."""
     keys = _sort_keys(order)
     _no_jit(session)
     query = _base(annotator_id, filt, Clip.id, order=order).where(
