@@ -248,6 +248,14 @@ def test_uncertain_order_uses_the_chosen_draft_of_the_newest_run(url: str) -> No
         # i=12: the newer run's chosen sample is invalid, so its first valid sample stands
         assert by_id[ids[12]].draft_status == "valid"
         assert by_id[ids[12]].draft_confidence == pytest.approx(((12 * 7) % 31) / 31)
+        for clip_id, row in by_id.items():  # the SQL rule is db.queries.chosen_draft's
+            d = chosen_draft(s, clip_id)
+            assert d is not None
+            assert (row.draft_status, row.draft_confidence, row.model_id) == (
+                d.status,
+                d.confidence,
+                d.model_id,
+            )
         assert by_id[ids[0]].error_code == "invalid_draft"
         assert by_id[ids[7]].error_code == "decode_timeout"
         assert by_id[ids[8]].error_code is None
