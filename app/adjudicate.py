@@ -79,7 +79,7 @@ def _form_from(side: Side | None) -> FormValues:
 
 def _pick_clip(url: str, user: User) -> int | None:
     show = st.sidebar.radio(
-        "Adjudicate", ["needs_adjudication", "reviewed"], key="adj_status",
+        "Clips to adjudicate", ["needs_adjudication", "reviewed"], key="adj_status",
         format_func={"needs_adjudication": "Reviews disagree", "reviewed": "Any reviewed"}.get,
     )  # fmt: skip
     filt = QueueFilter(status=show)

@@ -119,7 +119,7 @@ def review_form(suggestions: list[str]) -> tuple[str | None, FormValues]:
         reason = reason_col.text_input(
             "Reject reason", value=pre.reject_reason, key=f"reason-{n}", placeholder="to reject"
         )
-        buttons = st.columns(4)
+        buttons = [*st.columns(2), *st.columns(2)]  # two rows: labels and keys both show
         pressed = {
             action: buttons[i].form_submit_button(
                 BUTTONS[action],

@@ -25,7 +25,7 @@ REVIEW, ADJUDICATE = "Review clips", "Adjudicate"
 
 # Less padding above the page: the video, timeline and form must fit a 900 px window.
 COMPACT_CSS = (
-    "<style>.block-container{padding-top:2.2rem;padding-bottom:1rem}"
+    "<style>.block-container{padding-top:3.2rem;padding-bottom:1rem}"
     "[data-testid='stVerticalBlock']{gap:0.55rem}</style>"
 )
 

@@ -48,12 +48,20 @@ export default function (component) {
   });
   if (data.clues.length) root.appendChild(chips);
 
-  const width = Math.max(320, Math.round(parentElement.getBoundingClientRect().width || 600));
+  const width = Math.max(320, Math.round(root.getBoundingClientRect().width || 600));
   const L = 62, R = 6, dur = Math.max(data.duration || 0, 0.1);
   const x = (t) => L + (Math.min(Math.max(t, 0), dur) / dur) * (width - L - R);
   const lanes = [];
   if (data.aus.length) lanes.push(['AU', 44]);
-  if (data.events.length) lanes.push(['events', 16]);
+  // AU events packed into at most three rows, so overlapping activations stay readable.
+  const rowEnds = [];
+  const eventRow = data.events.map((ev) => {
+    let row = rowEnds.findIndex((end) => end <= ev.start);
+    if (row === -1) row = rowEnds.length < 3 ? rowEnds.length : rowEnds.indexOf(Math.min(...rowEnds));
+    rowEnds[row] = ev.end;
+    return row;
+  });
+  if (data.events.length) lanes.push(['events', 13 * Math.max(1, rowEnds.length)]);
   if (data.pitch) lanes.push(['pitch', 30]);
   if (data.loudness) lanes.push(['loudness', 30]);
   if (data.words.length) lanes.push(['words', 18]);
@@ -98,12 +106,14 @@ export default function (component) {
     });
   }
   if (top.events) {
-    const [ty, h] = top.events;
-    data.events.forEach((ev) => {
+    const [ty] = top.events;
+    data.events.forEach((ev, i) => {
       const g = el('g', { 'data-testid': 'au-event', 'data-time': ev.peak ?? ev.start, cursor: 'pointer' });
-      g.appendChild(el('rect', { x: x(ev.start), y: ty, width: Math.max(2, x(ev.end) - x(ev.start)),
-        height: h, fill: '#cfe0f3', stroke: '#5b8fc9' }));
-      g.appendChild(el('text', { x: x(ev.start) + 2, y: ty + h - 4, 'font-size': 10 }, ev.label));
+      const ry = ty + 13 * eventRow[i];
+      const rw = Math.max(2, x(ev.end) - x(ev.start));
+      g.appendChild(el('rect', { x: x(ev.start), y: ry, width: rw, height: 12,
+        fill: '#cfe0f3', stroke: '#5b8fc9' }));
+      if (rw >= 28) g.appendChild(el('text', { x: x(ev.start) + 2, y: ry + 10, 'font-size': 10 }, ev.label));
       g.appendChild(el('title', {}, `${ev.label} ${ev.start.toFixed(2)}-${ev.end.toFixed(2)} s`));
       g.addEventListener('click', (e) => { e.stopPropagation(); seek(ev.peak ?? ev.start, ev.label); });
       svg.appendChild(g);
@@ -117,7 +127,9 @@ export default function (component) {
       const g = el('g', { 'data-testid': 'word', 'data-time': w.start, cursor: 'pointer' });
       g.appendChild(el('rect', { x: x(w.start), y: ty, width: Math.max(2, x(w.end) - x(w.start)),
         height: h, fill: '#f1f1f1', stroke: '#bbb' }));
-      g.appendChild(el('text', { x: x(w.start) + 1, y: ty + h - 5, 'font-size': 10 }, w.label));
+      if (x(w.end) - x(w.start) >= w.label.length * 5 + 2) {
+        g.appendChild(el('text', { x: x(w.start) + 1, y: ty + h - 5, 'font-size': 10 }, w.label));
+      }
       g.appendChild(el('title', {}, `${w.label} ${w.start.toFixed(2)} s`));
       g.addEventListener('click', (e) => { e.stopPropagation(); seek(w.start, w.label); });
       svg.appendChild(g);
