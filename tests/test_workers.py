@@ -346,3 +346,27 @@ def test_clip_timeout_kills_the_worker_and_the_batch_goes_on(
     assert [(i.state, i.attempts) for i in items(settings.db_url)] == [("done", 2)] * 3
     with session_scope(settings.db_url) as session:
         assert {c.error_code for c in session.exec(select(Clip))} == {None}
+
+
+def test_follow_picks_up_clips_ingested_later(tmp_path: Path, demo_clip: Path) -> None:
+    settings = Settings.load(home=tmp_path / "home")
+    settings.ensure_home()
+    clips = cut_clips(demo_clip, tmp_path / "clips", 2)
+    ingest(settings, clips[:1])
+    worker = ClipWorker(
+        WorkerSpec(settings, draft=False, follow=True, poll_s=0.2), worker_id="test:f"
+    )
+    worker.queue.enqueue()
+    done: list[int] = []
+    thread = threading.Thread(target=lambda: done.append(worker.run(max_idle_polls=1500)))
+    thread.start()
+    try:
+        wait_for(lambda: worker.queue.counts()["done"] == 1, 120, "the first clip")
+        assert thread.is_alive()  # following: still there with an empty queue
+        ingest(settings, clips[1:])
+        wait_for(lambda: worker.queue.counts()["done"] == 2, 120, "the clip ingested later")
+    finally:
+        worker.stop()
+        thread.join(timeout=120)
+    assert done == [4] and not thread.is_alive()
+    assert [(i.state, i.worker_id) for i in items(settings.db_url)] == [("done", "test:f")] * 2

@@ -6,7 +6,7 @@ Shared by worker processes (``processes.py``) and Ray actors (``ray_engine.py``)
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -88,27 +88,33 @@ class ClipWorker:
         )
         self.on_claim = on_claim
         self.processed = 0
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Return from ``run`` after the current clip (another thread may call it)."""
+        self._stop.set()
 
     def run(self, max_idle_polls: int | None = None) -> int:
         """Work until nothing is left to claim; the number of phases done. ``max_idle_polls``
         bounds waiting with ``follow`` (None: until stopped)."""
         idle = 0
-        while True:
+        while not self._stop.is_set():
             claim = self.queue.claim()
             if claim is None:
                 if self.queue.unfinished():  # a lease to run out, extraction to finish
-                    time.sleep(min(self.spec.poll_s, self.spec.lease_s / 4))
+                    self._stop.wait(min(self.spec.poll_s, self.spec.lease_s / 4))
                     continue
                 if not self.spec.follow:
-                    return self.processed
+                    break
                 idle += 1
                 if max_idle_polls is not None and idle > max_idle_polls:
-                    return self.processed
-                time.sleep(self.spec.poll_s)
+                    break
+                self._stop.wait(self.spec.poll_s)
                 self.queue.enqueue(self.spec.clip_ids)  # clips ingested since
                 continue
             idle = 0
             self.work_on(claim)
+        return self.processed
 
     def work_on(self, claim: Claim) -> ClipOutcome | None:
         """One phase of one claimed clip, under a renewed lease; its outcome when finished."""
