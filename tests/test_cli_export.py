@@ -38,6 +38,7 @@ def test_help_lists_every_command() -> None:
         "status",
         "models",
         "export",
+        "push-to-hub",
         "review",
         "demo",
     ):
@@ -125,46 +126,58 @@ def test_export_hf_loads_back_with_datasets(drafted_home: Path, tmp_path: Path) 
     import datasets
 
     out_dir = tmp_path / "hf out"
-    out = cli("export", str(out_dir), "--format", "hf", home=drafted_home)
+    out = cli("export", str(out_dir), "--format", "hf", "--no-stats", home=drafted_home)
     assert out.returncode == 0, out.stderr
+    assert "exported (hf) 1 clips" in out.stdout  # reviewed clips only by default
     ds = datasets.load_dataset(str(out_dir), split="train")
-    assert ds.num_rows == 2
-    rows = {r["file_name"]: r for r in ds}
-    reviewed = rows["demo.mp4"]
+    (reviewed,) = list(ds)
     assert reviewed["review_status"] == "edited" and reviewed["annotator"] == "alice"
     assert reviewed["caption"] == "Warm, slightly surprised greeting."
     assert reviewed["openset"] == ["happy", "surprised"]
     assert reviewed["draft_caption"] == VALID_DRAFT["caption"]  # the model's text is kept too
     assert reviewed["valence"] == 0.5 and reviewed["arousal"] == 0.6
     assert "hello" in reviewed["transcript"].lower()
-    assert (out_dir / reviewed["video"]).is_file()
+    assert (out_dir / reviewed["video"]["path"]).is_file()
+    card = (out_dir / "README.md").read_text()
+    assert card.startswith("---\n") and "path: data/captions/train-*.parquet" in card
+    assert "research and" in card and "iBUG 300-W" in card  # licences that restrict use
+
+    with_drafts = tmp_path / "with drafts"
+    out = cli("export", str(with_drafts), "--include-drafts", "--no-stats", home=drafted_home)
+    assert out.returncode == 0, out.stderr
+    rows = {r["file_name"]: r for r in datasets.load_dataset(str(with_drafts), split="train")}
     unreviewed = rows["face only 日本.mp4"]
-    assert unreviewed["review_status"] == "unreviewed"
+    assert unreviewed["review_status"] == "unreviewed" and unreviewed["reviewed"] is False
     assert unreviewed["caption"] == VALID_DRAFT["caption"] and unreviewed["openset"] == [
         "happy",
         "friendly",
     ]
     assert unreviewed["model_id"] == "scripted-test-model"
-    card = (out_dir / "README.md").read_text()
-    assert card.startswith("---\n") and "path: data/train-*.parquet" in card
-    assert "research and" in card and "iBUG 300-W" in card  # licences that restrict use
+    track2 = datasets.load_dataset(str(with_drafts), "track2", split="train")
+    assert track2["name"] == ["demo"]  # drafts never enter the challenge tracks
 
 
 def test_export_jsonl_and_mer_csv(drafted_home: Path, tmp_path: Path) -> None:
-    out = cli("export", str(tmp_path / "all.jsonl"), "--format", "jsonl", home=drafted_home)
+    out = cli("export", str(tmp_path / "all.jsonl"), "--format", "jsonl", "--include-drafts",
+              home=drafted_home)  # fmt: skip
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in (tmp_path / "all.jsonl").read_text().splitlines()]
     assert sorted(r["name"] for r in lines) == ["demo", "face only 日本"]
+    assert {r["name"]: r["reviewed"] for r in lines} == {"demo": True, "face only 日本": False}
     out = cli("export", str(tmp_path / "mer"), "--format", "mer-csv", home=drafted_home)
     assert out.returncode == 0, out.stderr
     with (tmp_path / "mer" / "openset.csv").open() as fh:
         openset = {r["name"]: r["openset"] for r in csv.DictReader(fh)}
     with (tmp_path / "mer" / "reason.csv").open() as fh:
         reason = {r["name"]: r["reason"] for r in csv.DictReader(fh)}
-    assert openset["demo"] == "happy, surprised"
-    assert reason["demo"] == "Warm, slightly surprised greeting."
+    assert openset == {"demo": "happy, surprised"}  # the unreviewed clip is not exported
+    assert reason == {"demo": "Warm, slightly surprised greeting."}
     bad = cli("export", str(tmp_path / "x"), "--format", "parquet", home=drafted_home)
-    assert bad.returncode == 2 and "known formats: hf, jsonl, mer-csv" in bad.stderr
+    assert bad.returncode == 2
+    assert "known formats: hf, jsonl, mer-csv, sharegpt, preference" in bad.stderr
+    bad = cli("export", str(tmp_path / "x"), "--status", "maybe", home=drafted_home)
+    assert bad.returncode == 2 and "unknown review status maybe" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
