@@ -92,6 +92,10 @@ def run_parallel(
     result = RunResult(job_id=spec.job_id, outcomes=queue.outcomes(ids))
     _close_job(settings, result)
     _print_run_summary(result)
+    left = queue.unfinished()
+    if left:  # every worker died (restarts spent): say so, never exit 0
+        err.print(f"[red]✗[/] {left} clip(s) not finished: the workers died; run again")
+        raise typer.Exit(1)
     return result
 
 

@@ -45,6 +45,9 @@ EXTRACT = "extract"
 WORD = "word"
 #: Seconds a claim holds without renewal; a dead worker's clip waits this long at most.
 DEFAULT_LEASE_S = 60.0
+#: Claims a clip may have (two phases make two): a clip whose workers keep dying on it (a
+#: decoder that crashes the process) fails with ``worker_died`` instead of killing more.
+MAX_CLAIMS = 5
 
 
 def worker_name() -> str:
@@ -174,6 +177,10 @@ class WorkQueue:
                 if in_flight:
                     return None  # wording waits for every clip's cues (speaker baselines)
                 row = self._next(conn, WORD, now)
+            while row is not None and row.attempts >= MAX_CLAIMS:
+                message = f"{row.attempts} claims on this clip ended with their worker dead"
+                self._fail_row(conn, row.id, row.clip_id, row.outcome_json, "worker_died", message)
+                row = self._next(conn, row.phase, now)
             if row is None:
                 return None
             conn.execute(
@@ -271,28 +278,39 @@ class WorkQueue:
             ).first()
             if row is None:
                 return False
-            name = conn.execute(select(Clip.name).where(col(Clip.id) == row.clip_id)).scalar_one()
-            outcome = ClipOutcome(row.clip_id, name, "failed", [(code, f"{name}: {message}")])
-            prior = row.outcome_json or {}
-            outcome.missing = dict(prior.get("missing") or {})
-            conn.execute(
-                update(WorkItem)
-                .where(col(WorkItem.id) == item_id)
-                .values(
-                    state=WorkState.FAILED,
-                    lease_until=None,
-                    error_code=code,
-                    error_message=outcome.errors[0][1],
-                    outcome_json=dataclasses.asdict(outcome),
-                    finished_at=utcnow(),
-                )
-            )
-            conn.execute(
-                update(Clip)
-                .where(col(Clip.id) == row.clip_id)
-                .values(status="failed", error_code=code, error_message=outcome.errors[0][1])
-            )
+            self._fail_row(conn, item_id, row.clip_id, row.outcome_json, code, message)
             return True
+
+    def _fail_row(
+        self,
+        conn: Connection,
+        item_id: int,
+        clip_id: int,
+        prior: dict[str, Any] | None,
+        code: str,
+        message: str,
+    ) -> None:
+        """The item and its clip failed with ``code`` (the clip's name leads the message)."""
+        name = conn.execute(select(Clip.name).where(col(Clip.id) == clip_id)).scalar_one()
+        outcome = ClipOutcome(clip_id, name, "failed", [(code, f"{name}: {message}")])
+        outcome.missing = dict((prior or {}).get("missing") or {})
+        conn.execute(
+            update(WorkItem)
+            .where(col(WorkItem.id) == item_id)
+            .values(
+                state=WorkState.FAILED,
+                lease_until=None,
+                error_code=code,
+                error_message=outcome.errors[0][1],
+                outcome_json=dataclasses.asdict(outcome),
+                finished_at=utcnow(),
+            )
+        )
+        conn.execute(
+            update(Clip)
+            .where(col(Clip.id) == clip_id)
+            .values(status="failed", error_code=code, error_message=outcome.errors[0][1])
+        )
 
     def outcomes(self, clip_ids: Iterable[int] | None = None) -> list[ClipOutcome]:
         """The finished items' outcomes, in clip order."""

@@ -28,7 +28,7 @@ from sqlmodel import col, func, select
 from annotator.config import Settings
 from annotator.engines.worker import ClipWorker, WorkerSpec
 from annotator.ingest import ingest
-from annotator.work_queue import EXTRACT, WORD, WorkQueue, clip_time_limit
+from annotator.work_queue import EXTRACT, MAX_CLAIMS, WORD, WorkQueue, clip_time_limit
 from db import (
     Clip,
     CueRecord,
@@ -154,12 +154,7 @@ def test_claims_leases_and_phases(any_url: str) -> None:
     assert b.claim() is None
 
     # a dies holding the third clip: once its lease has passed, b takes it over.
-    with session_scope(any_url) as session:
-        session.exec(
-            update(WorkItem)
-            .where(col(WorkItem.id) == third.item_id)
-            .values(lease_until=utcnow() - timedelta(seconds=1))
-        )  # type: ignore[call-overload]
+    _expire(any_url, third.item_id)
     taken = b.claim()
     assert taken is not None and (taken.clip_id, taken.attempts) == (ids[2], 2)
     assert not a.renew(third.item_id)  # the old owner learns it lost the claim
@@ -212,6 +207,38 @@ def test_concurrent_claimers_never_share_an_item(any_url: str) -> None:
     claimed = [c for clips in got.values() for c in clips]
     assert len(claimed) == n and len(set(claimed)) == n
     assert {i.worker_id for i in items(any_url)} <= set(got)
+
+
+def _expire(url: str, item_id: int) -> None:
+    with session_scope(url) as session:
+        session.exec(
+            update(WorkItem)
+            .where(col(WorkItem.id) == item_id)
+            .values(lease_until=utcnow() - timedelta(seconds=1))
+        )  # type: ignore[call-overload]
+
+
+def test_a_clip_that_keeps_killing_its_workers_fails(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    clip_id, other = _fake_clips(url, 2)
+    queue = WorkQueue(url, "k", worker_id="host:9", lease_s=30)
+    queue.enqueue([clip_id])
+    for attempt in range(1, MAX_CLAIMS + 1):  # each worker dies holding it
+        claim = queue.claim()
+        assert claim is not None and (claim.clip_id, claim.attempts) == (clip_id, attempt)
+        _expire(url, claim.item_id)
+    queue.enqueue([other])
+    nxt = queue.claim()  # the poisoned clip is failed on the way, the next one claimed
+    assert nxt is not None and nxt.clip_id == other
+    (poisoned,) = [i for i in items(url) if i.clip_id == clip_id]
+    assert (poisoned.state, poisoned.error_code) == ("failed", "worker_died")
+    with session_scope(url) as session:
+        clip = session.get(Clip, clip_id)
+    assert clip is not None and (clip.status, clip.error_code) == ("failed", "worker_died")
+    assert (
+        clip.error_message
+        == f"c1.mp4: {MAX_CLAIMS} claims on this clip ended with their worker dead"
+    )
 
 
 def test_time_limit_default() -> None:

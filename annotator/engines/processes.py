@@ -88,7 +88,7 @@ def run_processes(
                     if queue.fail(item_id, worker_id, "timeout", message):
                         report.timed_out.append(item_id)
                     children.remove(child)
-                    if queue.unfinished():
+                    if spec.follow or queue.unfinished():
                         children.append(start())
                 elif not child.process.is_alive():
                     child.process.join()
@@ -98,7 +98,7 @@ def run_processes(
                         log.warning(
                             "worker %s died (exit %s)", child.process.pid, child.process.exitcode
                         )
-                        if queue.unfinished() and restarts_left > 0:
+                        if (spec.follow or queue.unfinished()) and restarts_left > 0:
                             restarts_left -= 1
                             children.append(start())
             if on_tick:
