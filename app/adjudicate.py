@@ -9,10 +9,13 @@ versions, never overwritten.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from app import cached
+from app.cues import clue_links, named_aus
 from app.logic import (
     AROUSAL_RANGE,
     DEFAULT_AROUSAL,
@@ -28,6 +31,7 @@ from app.logic import (
 )
 from app.saving import PermissionDenied, conflict_view, save
 from app.signin import User, may_adjudicate
+from app.timeline import cue_timeline
 from db import session_scope
 from db.models import Clip, ReviewKind
 from db.queries import chosen_draft
@@ -37,7 +41,6 @@ from db.review_queue import (
     QueueOrder,
     Side,
     adjudication_view,
-    label_suggestions,
     queue_count,
     queue_page,
 )
@@ -100,7 +103,7 @@ def _pick_clip(url: str, user: User) -> int | None:
     )
 
 
-def adjudication_page(url: str, user: User) -> None:
+def adjudication_page(url: str, home: Path, user: User) -> None:
     if not may_adjudicate(user.role):  # the menu hides the page; a forged request ends here
         st.error("Only adjudicators and admins can adjudicate.")
         return
@@ -111,25 +114,34 @@ def adjudication_page(url: str, user: User) -> None:
         clip = s.get(Clip, clip_id)
         view = adjudication_view(s, clip_id)
         draft = chosen_draft(s, clip_id)
-        suggestions = label_suggestions(s, "", 30)
     if clip is None:
         st.error(f"Clip {clip_id} is no longer in the database.")
         return
-    st.markdown(f"**{md_escape(clip.name)}** · clip #{clip_id} · adjudication")
-    if view.differing:
-        st.caption("They differ in: " + ", ".join(view.differing))
-    sides = view.annotations
-    if not sides:
-        st.info("No annotation of this clip yet.")
-    columns = st.columns(max(1, len(sides)))
-    for column, side in zip(columns, sides, strict=False):
-        with column:
-            side_column(side, view.differing, side.annotator)
-    if view.adjudication is not None:
-        st.caption(
-            f"Final version recorded by {md_escape(view.adjudication.annotator)} "
-            f"(version {view.adjudication.version}, {view.adjudication.status})."
+    suggestions = cached.suggestions(url)
+    media, verdicts = st.columns([2, 3], gap="medium")
+    with media:  # the same video and cue timeline as the clip page, to decide from
+        st.markdown(f"**{md_escape(clip.name)}** · clip #{clip_id} · adjudication")
+        if Path(clip.source_uri).is_file():
+            st.video(clip.source_uri)
+        timeline = cached.timeline(
+            url, str(home), clip_id, clip.duration_s, tuple(named_aus(draft))
         )
+        cue_timeline(timeline.payload(clue_links(draft, timeline)), key=f"adj-tl-{clip_id}")
+    with verdicts:
+        sides = view.annotations
+        if view.differing:
+            st.caption("They differ in: " + ", ".join(view.differing))
+        if not sides:
+            st.info("No annotation of this clip yet.")
+        columns = st.columns(max(1, len(sides)))
+        for column, side in zip(columns, sides, strict=False):
+            with column:
+                side_column(side, view.differing, side.annotator)
+        if view.adjudication is not None:
+            st.caption(
+                f"Final version recorded by {md_escape(view.adjudication.annotator)} "
+                f"(version {view.adjudication.version}, {view.adjudication.status})."
+            )
     opened = (clip_id, view.adjudication_version)
     if state.get("adj_opened") != opened[0]:
         state["adj_opened"] = clip_id

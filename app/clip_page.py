@@ -13,7 +13,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.cues import clue_links, load_timeline, named_aus
+from app import cached
+from app.cues import clue_links, named_aus
 from app.logic import (
     AROUSAL_RANGE,
     STEP,
@@ -34,7 +35,7 @@ from app.timeline import cue_timeline
 from db import session_scope
 from db.models import Clip, Draft, DraftStatus, ReviewKind
 from db.queries import chosen_draft, latest_cue_text, review_by
-from db.review_queue import label_suggestions, next_clip
+from db.review_queue import next_clip
 
 #: button -> keyboard shortcut (Alt: works while typing in a field; no browser binding)
 SHORTCUTS = {"accept": "Alt+A", "edit": "Alt+S", "reject": "Alt+X", "skip": "Alt+N"}
@@ -169,13 +170,11 @@ def clip_page(url: str, home: Path, user: User, clip_id: int) -> None:
         draft = chosen_draft(s, clip_id)
         mine = review_by(s, clip_id, user.id)
         final = review_by(s, clip_id, user.id, ReviewKind.ADJUDICATION)
-        suggestions = label_suggestions(s, "", 30)
-        timeline = (
-            load_timeline(s, home, clip_id, clip.duration_s, named_aus(draft)) if clip else None
-        )
-    if clip is None or timeline is None:
+    if clip is None:
         st.error(f"Clip {clip_id} is no longer in the database.")
         return
+    timeline = cached.timeline(url, str(home), clip_id, clip.duration_s, tuple(named_aus(draft)))
+    suggestions = cached.suggestions(url)
     links = clue_links(draft, timeline)
 
     left, right = st.columns([3, 2], gap="medium")

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import streamlit as st
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from app import cached
 from app.logic import queue_label
 from app.signin import User
 from db import session_scope
-from db.models import Clip, Draft
+from db.models import Clip
 from db.queries import review_by
 from db.review_queue import QueueFilter, QueueOrder, QueueRow, queue_count, queue_page
 
@@ -28,11 +29,6 @@ ANY = "(any)"
 ERROR_CHOICES = {ANY: None, "with an error": True, "without an error": False}
 
 state = st.session_state
-
-
-def _models(session: Session) -> list[str]:
-    """Model ids that wrote drafts (a DISTINCT over the drafts: a handful of values)."""
-    return sorted(str(m) for m in session.exec(select(Draft.model_id).distinct()) if m)
 
 
 def current_filter(user: User) -> tuple[QueueFilter, QueueOrder]:
@@ -66,21 +62,22 @@ def _pager(total: int) -> int:
     left, mid, right = st.sidebar.columns([1, 2, 1])
     if left.button("‹", key="q_prev", disabled=page == 0, help="previous page"):
         page -= 1
+        state["opened_clip"] = None  # a new page: its first clip, not the one kept open
     if right.button("›", key="q_next", disabled=page >= pages - 1, help="next page"):
         page += 1
+        state["opened_clip"] = None
     state["q_page"] = page
     mid.caption(f"page {page + 1} of {pages} · {total} clips")
     return page
 
 
-def sidebar_queue(url: str, user: User, opened: int | None) -> int | None:
+def sidebar_queue(url: str, user: User) -> int | None:
     """Filters, the page of clips and the picker; the chosen clip id (None: nothing shown).
 
     The open clip stays selectable when a save moves it out of the filter, so its page
     does not switch clips under the person; ``state['next_clip']`` (set after a save)
     selects the next one."""
-    with session_scope(url) as s:
-        models = _models(s)
+    models = cached.model_ids(url)
     st.sidebar.selectbox(
         "Show",
         list(STATUS_LABELS),
@@ -106,6 +103,7 @@ def sidebar_queue(url: str, user: User, opened: int | None) -> int | None:
         rows = queue_page(s, user.id, filt, order, page * PAGE_SIZE, PAGE_SIZE)
         labels = {row.clip_id: _row_label(row) for row in rows}
         pending = state.pop("next_clip", None)
+        opened = state.get("opened_clip")
         extra = [c for c in (pending, opened) if c is not None and c not in labels]
         labels.update(_labels_of(s, user, extra))  # open / next clip outside this page
     if not labels:

@@ -59,9 +59,9 @@ def main() -> None:
     if "flash" in state:
         st.toast(state.pop("flash"))
     if page == ADJUDICATE:
-        adjudication_page(url, user)  # checks the role itself
+        adjudication_page(url, found.home, user)  # checks the role itself
         return
-    clip_id = sidebar_queue(url, user, state.get("opened_clip"))
+    clip_id = sidebar_queue(url, user)
     st.sidebar.caption(
         "Keys: " + ", ".join(f"{k} {v}" for k, v in SHORTCUTS.items()) + " (Alt works in fields)"
     )

@@ -337,3 +337,28 @@ def test_adjudicator_records_the_final_version(db: Db) -> None:
     click(at2, "Keep mine")
     [final] = db.reviews(db.good, "adjudication")
     assert (final.caption, final.version) == ("Judge's second thought.", 3)
+
+
+def test_queue_filters_orders_and_pages(db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.queue_panel
+
+    at = sign_in("alice")
+    good = queue_label(db.good, "happy.mp4", None)
+    bad = queue_label(db.bad, "broken.mp4", None, 0, "invalid_draft")
+    assert queue(at) == [good, bad]  # oldest first
+    at.sidebar.selectbox(key="q_order").set_value("uncertain").run()
+    assert queue(at) == [bad, good]  # the invalid draft is the least certain
+    at.sidebar.selectbox(key="q_error").set_value("with an error").run()
+    assert queue(at) == [bad]
+    at.sidebar.selectbox(key="q_error").set_value("(any)").run()
+    assert at.sidebar.selectbox(key="q_model").options == ["(any)", "bundled:smollm2-135m"]
+    at.sidebar.toggle(key="q_mine").set_value(True).run()  # nothing is assigned to alice
+    assert "Nothing in this view." in texts(at.sidebar.info)
+
+    monkeypatch.setattr(app.queue_panel, "PAGE_SIZE", 1)
+    at.sidebar.toggle(key="q_mine").set_value(False).run()
+    assert queue(at) == [bad]
+    assert "page 1 of 2 · 2 clips" in texts(at.sidebar.caption)
+    at.sidebar.button(key="q_next").click().run()
+    assert queue(at) == [good]
+    assert "page 2 of 2" in texts(at.sidebar.caption)
