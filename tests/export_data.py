@@ -87,3 +87,13 @@ def build(root: Path, demo_clip: Path, feat_data: Path) -> Home:
         n_samples=n_samples,
         n_review_events=5,
     )
+
+
+_BUILT: dict[str, Home] = {}
+
+
+def build_once(root: Path, demo_clip: Path, feat_data: Path) -> Home:
+    """``build`` once per test session (the test modules only read the database)."""
+    if "home" not in _BUILT:
+        _BUILT["home"] = build(root, demo_clip, feat_data)
+    return _BUILT["home"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.export_data import ADJUDICATED, ALICE_V2, OTHER_DRAFT, Home, build
+from tests.export_data import ADJUDICATED, ALICE_V2, OTHER_DRAFT, Home, build_once
 from tests.test_pipeline import VALID_DRAFT
 
 ANNOTATOR = [sys.executable, "-m", "annotator.cli"]
@@ -60,7 +60,7 @@ def export(home: Path, out: Path, *args: str) -> subprocess.CompletedProcess[str
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory, demo_clip: Path, feat_data: Path) -> Home:
-    return build(tmp_path_factory.mktemp("export data"), demo_clip, feat_data)
+    return build_once(tmp_path_factory.mktemp("export data"), demo_clip, feat_data)
 
 
 @pytest.fixture(scope="module")

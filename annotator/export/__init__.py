@@ -100,9 +100,8 @@ def run_export(session: Session, fmt: str, out: Path, options: ExportOptions) ->
     rows = [r for r, k in zip(rows, keep, strict=True) if k]
     check_disjoint(items)
     path = _write(session, fmt, out, items, rows, names, options, notes)
-    folder = path if path.is_dir() else None
-    if folder is not None:
-        (folder / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+    if out.is_dir():  # a folder export (not one .jsonl file) keeps its manifest
+        (out / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
     return ExportResult(path, len(items), unchanged, notes)
 
 
