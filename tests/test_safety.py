@@ -333,3 +333,36 @@ def test_under_ci_a_missing_service_fails_instead_of_skipping(tmp_path: Path) ->
     assert ci.returncode == 1, ci.stdout
     assert "2 failed, 1 skipped" in ci.stdout
     assert "CI=true: a required service is missing, not skipping" in ci.stdout
+
+
+# ---- Label Studio unreachable ---------------------------------------------------------------
+
+
+def _ls_push_unreachable(tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], int]:
+    port = _closed_port()
+    (tmp_path / "media").mkdir()
+    out = _cli(
+        "ls", "push", "--home", str(tmp_path / "h"), "--url", f"http://admin:pw-9f3@127.0.0.1:{port}",
+        "--api-key", "key-0d1e", "--media-root", str(tmp_path / "media"),
+    )  # fmt: skip
+    return out, port
+
+
+def test_an_unreachable_label_studio_is_one_line_naming_it(tmp_path: Path) -> None:
+    out, port = _ls_push_unreachable(tmp_path)
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr
+    assert lines[0].startswith("✗ cannot reach Label Studio at http://admin:")
+    assert f"@127.0.0.1:{port}" in lines[0] and "key-0d1e" not in out.stdout + out.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="annotator/labelstudio/client.py prints --url with its userinfo; asked in "
+    "notes/requests.md to use annotator.safety.mask_url (remove this mark then)",
+)
+def test_an_unreachable_label_studio_url_is_printed_masked(tmp_path: Path) -> None:
+    out, port = _ls_push_unreachable(tmp_path)
+    assert f"http://admin:***@127.0.0.1:{port}" in out.stderr
+    assert "pw-9f3" not in out.stdout + out.stderr
