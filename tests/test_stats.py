@@ -402,3 +402,34 @@ def test_cli_json_and_self_contained_html(tmp_path: Path) -> None:
     assert all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
     assert not re.search(r"(src|href)=['\"]?(https?:)?//", page)  # nothing outside the file
     assert f"<td>{data['alpha']['labels']['value']:.3f}</td>" in page
+
+
+def test_streaming_alpha_equals_the_package(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above PACKAGE_BYTES the alpha is summed unit by unit; on the same matrices it must be
+    the package's value: example C through the database, and random matrices."""
+    from annotator.stats import agreement
+
+    fill_krippendorff_c(session)
+    multi = multi_rated(ratings(session))
+    small = all_alphas(multi)
+    monkeypatch.setattr(agreement, "PACKAGE_BYTES", 0)
+    large = all_alphas(multi)
+    for name in ("labels", "labels_masi", "valence", "arousal"):
+        assert small[name].implementation == "krippendorff"
+        assert large[name].implementation == agreement.STREAMING
+        assert large[name].value == pytest.approx(small[name].value, abs=1e-12), name
+    rng = np.random.default_rng(8)
+    for _ in range(20):
+        data = rng.integers(0, 5, size=(4, 30)).astype(float)
+        data[rng.random(data.shape) < 0.3] = np.nan
+        grid = [[None if np.isnan(v) else int(v) for v in row] for row in data]
+        units = agreement._units(grid)
+        for level in ("nominal", "interval"):
+            want = krippendorff.alpha(reliability_data=data, level_of_measurement=level)
+            got = agreement.streaming_alpha(units, level)
+            assert got == pytest.approx(want, abs=1e-10), level
+        scaled = [[v / 7 for v in u] for u in units]  # continuous values: still the same
+        want = krippendorff.alpha(reliability_data=data / 7, level_of_measurement="interval")
+        assert agreement.streaming_alpha(scaled, "interval") == pytest.approx(want, abs=1e-10)

@@ -12,6 +12,13 @@ annotators. Alpha is computed by ``krippendorff.alpha`` on an annotators x clips
   pair of sets up by their domain index;
 - ``valence`` and ``arousal``: interval.
 
+The package builds a units x values x values array (``_coincidences``), which does not fit
+in memory for thousands of clips with continuous valence (50k distinct floats) or many
+distinct label sets. Above ``PACKAGE_BYTES`` of that array, the same definition
+(alpha = 1 - D_o / D_e over the coincidences, Krippendorff 2011) is summed unit by unit
+here instead, in O(values) for interval and O(values + categories^2) otherwise;
+``implementation`` says which ran, and the tests hold the two equal on the same matrices.
+
 Alpha is undefined when the matrix holds a single value (no variation to disagree on):
 then ``value`` is None and ``note`` says why, rather than a made-up 1.0.
 """
@@ -44,6 +51,7 @@ class Alpha:
     n_values: int  # pairable values
     n_annotators: int
     note: str | None = None
+    implementation: str = "krippendorff"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,12 +81,61 @@ def _pairable(grid: list[list[Any]]) -> tuple[int, int]:
     return units, values
 
 
+# Working memory allowed to ``krippendorff.alpha`` (its units x V x V float64 array).
+PACKAGE_BYTES = 256 * 2**20
+STREAMING = "streaming (same definition; the package's units x V^2 array is too large)"
+
+
+def _units(grid: list[list[Any]]) -> list[list[Any]]:
+    columns = (
+        [row[j] for row in grid if row[j] is not None] for j in range(len(grid[0]) if grid else 0)
+    )
+    return [u for u in columns if len(u) >= 2]
+
+
+def streaming_alpha(
+    units: list[list[Any]], level: str, table: npt.NDArray[np.float64] | None = None
+) -> float:
+    """Krippendorff's alpha, 1 - D_o / D_e, summed over pairable units. ``level``
+    "interval": values are numbers, distance (a - b)^2. Otherwise values are integer codes
+    and the distance is ``table[a, b]`` (``None``: nominal, 0 if equal else 1)."""
+    n = sum(len(u) for u in units)
+    if level == "interval":
+        # sum over ordered pairs of (a - b)^2 within a unit = 2 m sum (v - mean)^2
+        observed = sum(
+            2 * len(u) * float(np.sum((np.asarray(u) - np.mean(u)) ** 2)) / (len(u) - 1)
+            for u in units
+        )
+        values = np.concatenate([np.asarray(u, dtype=float) for u in units])
+        expected = 2 * n * float(np.sum((values - values.mean()) ** 2))
+    else:
+        size = 1 + max(max(u) for u in units)
+        counts = np.zeros(size)
+        observed = 0.0
+        for u in units:
+            codes = np.asarray(u, dtype=int)
+            np.add.at(counts, codes, 1)
+            if table is None:
+                same = np.bincount(codes)
+                pairs = len(u) * (len(u) - 1) - float(np.sum(same * (same - 1)))
+            else:
+                pairs = float(table[np.ix_(codes, codes)].sum())  # diagonal is 0
+            observed += pairs / (len(u) - 1)
+        if table is None:
+            expected = float(n * n - np.sum(counts**2))
+        else:
+            expected = float(counts @ table[:size, :size] @ counts)
+    # alpha = 1 - (observed / n) / (expected / (n (n - 1)))
+    return 1.0 - (n - 1) * observed / expected
+
+
 def _alpha_of(
     variable: str,
     grid: list[list[Any]],
     level: str,
     metric: Any = None,
     domain: Sequence[Any] | None = None,
+    table: npt.NDArray[np.float64] | None = None,
 ) -> Alpha:
     units, values = _pairable(grid)
     n_annotators = len(grid)
@@ -89,6 +146,10 @@ def _alpha_of(
         return Alpha(
             variable, level, None, units, values, n_annotators, "one value only: alpha undefined"
         )
+    n_columns = len(grid[0])
+    if n_columns * len(distinct) ** 2 * 8 > PACKAGE_BYTES:
+        value = streaming_alpha(_units(grid), level, table)
+        return Alpha(variable, level, value, units, values, n_annotators, None, STREAMING)
     data = np.array([[np.nan if v is None else float(v) for v in row] for row in grid], dtype=float)
     value = krippendorff.alpha(
         reliability_data=data,
@@ -112,10 +173,33 @@ def alpha_labels(by_clip: dict[int, list[Rating]]) -> Alpha:
     return _alpha_of("labels", coded, "nominal", domain=list(range(len(domain))))
 
 
-def masi_metric(sets: Sequence[frozenset[str]]) -> Callable[..., npt.NDArray[np.float64]]:
+def masi_table(sets: Sequence[frozenset[str]]) -> npt.NDArray[np.float64]:
+    """MASI distances between every two sets (symmetric, zero diagonal): 1 - J * M with J
+    the Jaccard index and M 1 (equal), 2/3 (one within the other), 1/3 (overlap), 0 —
+    nltk's ``masi_distance``, vectorised over the sets' incidence matrix."""
+    words = sorted({w for x in sets for w in x})
+    index = {w: i for i, w in enumerate(words)}
+    incidence = np.zeros((len(sets), len(words)))
+    for i, x in enumerate(sets):
+        incidence[i, [index[w] for w in x]] = 1.0
+    inter = incidence @ incidence.T
+    size = incidence.sum(axis=1)
+    union = size[:, None] + size[None, :] - inter
+    jaccard = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    smaller = np.minimum(size[:, None], size[None, :])
+    equal = (inter == size[:, None]) & (inter == size[None, :])
+    m = np.where(equal, 1.0, np.where(inter == smaller, 2 / 3, np.where(inter > 0, 1 / 3, 0.0)))
+    table: npt.NDArray[np.float64] = 1.0 - jaccard * m
+    np.fill_diagonal(table, 0.0)
+    return table
+
+
+def masi_metric(
+    sets: Sequence[frozenset[str]], table: npt.NDArray[np.float64] | None = None
+) -> Callable[..., npt.NDArray[np.float64]]:
     """A ``krippendorff`` distance over label sets: the value domain is ``range(len(sets))``
     and the distance of two codes is the MASI distance of their sets."""
-    table = np.array([[masi_distance(set(a), set(b)) for b in sets] for a in sets], dtype=float)
+    table = masi_table(sets) if table is None else table
 
     def metric(
         v1: Any, v2: Any, i1: Any, i2: Any, n_v: Any, dtype: Any = np.float64
@@ -129,12 +213,14 @@ def alpha_labels_masi(by_clip: dict[int, list[Rating]]) -> Alpha:
     """Alpha of whole label sets (after the wheel) with the MASI distance."""
     _, _, grid = _matrix(by_clip, lambda r: emotion_set(list(r.labels)) or None)
     coded, domain = _coded(grid)
+    table = masi_table(domain)
     return _alpha_of(
         "labels_masi",
         coded,
         "masi",
-        metric=masi_metric(domain),
+        metric=masi_metric(domain, table),
         domain=list(range(len(domain))),
+        table=table,
     )
 
 

