@@ -22,7 +22,6 @@ from sqlalchemy import (
     Select,
     String,
     and_,
-    case,
     cast,
     exists,
     func,
@@ -37,6 +36,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from db.adjudication import VERDICT_FIELDS, AdjudicationView, Side, adjudication_view
+from db.draft_sql import chosen_draft_id, chosen_drafts, uncertainty
 from db.models import (
     Assignment,
     Clip,
@@ -110,63 +110,36 @@ class QueueRow:
 # ----------------------------------------------------------------------- SQL building blocks
 
 
-def _chosen_draft_id() -> Any:
-    """Correlated scalar subquery: the id of the clip's chosen draft (see module docstring).
-    Two index lookups per clip: (clip_id) for the newest run, (clip_id, config_hash,
-    sample_index) for its samples."""
-    newest = aliased(Draft)
-    sample = aliased(Draft)
-    newest_config = (
-        select(newest.config_hash)
-        .where(col(newest.clip_id) == Clip.id)
-        .order_by(col(newest.id).desc())
-        .limit(1)
-        .correlate(Clip)
-        .scalar_subquery()
-    )
-    valid = col(sample.status) == DraftStatus.VALID
-    rank = case((and_(valid, col(sample.chosen)), 0), (valid, 1), else_=2)
-    return (
-        select(sample.id)
-        .where(col(sample.clip_id) == Clip.id, col(sample.config_hash) == newest_config)
-        .order_by(rank, col(sample.sample_index), col(sample.id))
-        .limit(1)
-        .correlate(Clip)
-        .scalar_subquery()
-    )
-
-
-def _uncertainty() -> ColumnElement[Any]:
-    """The ``uncertain`` order's key: the chosen draft's confidence, -1 for none / invalid."""
-    scored = and_(col(Draft.status) == DraftStatus.VALID, col(Draft.confidence).is_not(None))
-    return case((scored, Draft.confidence), else_=-1.0)
-
-
 def _sort_keys(order: QueueOrder | str) -> list[Any]:
     """ORDER BY terms, ties broken by Clip.id. ``oldest`` is Clip.id alone, so SQLite walks
     the primary key and stops at LIMIT instead of sorting every clip."""
     if _order(order) == QueueOrder.UNCERTAIN:
-        return [_uncertainty(), col(Clip.id)]
+        return [uncertainty(), col(Clip.id)]
     return [col(Clip.id)]
 
 
+# Membership tests as uncorrelated IN (subquery): both databases build the set once and
+# probe it per clip (PostgreSQL: a hashed SubPlan; SQLite: an ephemeral index), where a
+# correlated EXISTS under OR is a subplan run per clip on PostgreSQL.
+
+
 def _annotation_by(annotator_id: int) -> ColumnElement[bool]:
-    return exists().where(
-        col(Review.clip_id) == Clip.id,
-        col(Review.annotator_id) == annotator_id,
-        col(Review.kind) == ReviewKind.ANNOTATION,
+    mine = sa_select(col(Review.clip_id)).where(
+        col(Review.annotator_id) == annotator_id, col(Review.kind) == ReviewKind.ANNOTATION
     )
+    return col(Clip.id).in_(mine)
 
 
 def _any_annotation() -> ColumnElement[bool]:
-    return exists().where(col(Review.clip_id) == Clip.id, col(Review.kind) == ReviewKind.ANNOTATION)
+    annotated = sa_select(col(Review.clip_id)).where(col(Review.kind) == ReviewKind.ANNOTATION)
+    return col(Clip.id).in_(annotated)
 
 
 def _assigned(annotator_id: int | None = None) -> ColumnElement[bool]:
-    query = exists().where(col(Assignment.clip_id) == Clip.id)
-    return (
-        query if annotator_id is None else query.where(col(Assignment.annotator_id) == annotator_id)
-    )
+    query = sa_select(col(Assignment.clip_id))
+    if annotator_id is not None:
+        query = query.where(col(Assignment.annotator_id) == annotator_id)
+    return col(Clip.id).in_(query)
 
 
 def _needs_adjudication() -> ColumnElement[bool]:
@@ -195,13 +168,22 @@ def _needs_adjudication() -> ColumnElement[bool]:
 
 
 def _base(
-    annotator_id: int, filt: QueueFilter, *columns: Any, order: QueueOrder | str = "oldest"
+    annotator_id: int,
+    filt: QueueFilter,
+    *columns: Any,
+    order: QueueOrder | str = "oldest",
+    dialect: str = "sqlite",
 ) -> Select[Any]:
     """Drafted clips, filtered. Joined to their chosen draft only when the filter or the
     order reads it: otherwise one index probe per clip says it has a draft at all."""
     query = sa_select(*columns).select_from(Clip)
     if filt.model_id is not None or filt.has_error is not None or _order(order) != "oldest":
-        query = query.join(Draft, col(Draft.id) == _chosen_draft_id())
+        if dialect == "postgresql":
+            chosen = chosen_drafts()
+            query = query.join(chosen, chosen.c.clip_id == col(Clip.id))
+            query = query.join(Draft, col(Draft.id) == chosen.c.draft_id)
+        else:
+            query = query.join(Draft, col(Draft.id) == chosen_draft_id())
     else:
         query = query.where(exists().where(col(Draft.clip_id) == Clip.id))
     status = filt.status or "all"
@@ -239,18 +221,21 @@ def _order(order: QueueOrder | str) -> QueueOrder:
 # ----------------------------------------------------------------------------- the queue
 
 
-def _no_jit(session: Session) -> None:
-    """PostgreSQL: no JIT for this transaction. The correlated subqueries push the planner's
-    cost past ``jit_above_cost``, and compiling then took longer than running (measured on
-    5,000 clips: 187 ms of JIT in a 349 ms query). SET LOCAL ends with the transaction."""
-    if session.get_bind().dialect.name == "postgresql":
+def _no_jit(session: Session) -> str:
+    """The database's dialect name; on PostgreSQL, JIT off for this transaction first. The
+    queue's subqueries push the planner's cost past ``jit_above_cost``, and compiling then
+    took longer than running (5,000 clips: 187 ms of JIT in a 349 ms query). SET LOCAL
+    ends with the transaction."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         session.execute(text("SET LOCAL jit = off"))
+    return dialect
 
 
 def queue_count(session: Session, annotator_id: int, filt: QueueFilter) -> int:
     """How many clips ``queue_page`` pages through (one COUNT query)."""
-    _no_jit(session)
-    inner = _base(annotator_id, filt, Clip.id).subquery()  # oldest: no join to the draft
+    dialect = _no_jit(session)
+    inner = _base(annotator_id, filt, Clip.id, dialect=dialect).subquery()
     return int(session.execute(sa_select(func.count()).select_from(inner)).scalar_one())
 
 
@@ -264,9 +249,9 @@ def queue_page(
 ) -> list[QueueRow]:
     """One page of the queue. The page's ids are found first (sort keys only), then only
     those rows get their per-clip details, so the sort never carries them."""
-    _no_jit(session)
+    dialect = _no_jit(session)
     ids_query = (
-        _base(annotator_id, filt, Clip.id, order=order)
+        _base(annotator_id, filt, Clip.id, order=order, dialect=dialect)
         .order_by(*_sort_keys(order))
         .offset(max(offset, 0))
         .limit(max(limit, 0))
@@ -309,7 +294,7 @@ def _rows(session: Session, annotator_id: int, ids: list[int]) -> list[QueueRow]
             _needs_adjudication(),
         )
         .select_from(Clip)
-        .join(Draft, col(Draft.id) == _chosen_draft_id())
+        .join(Draft, col(Draft.id) == chosen_draft_id())
         .where(col(Clip.id).in_(ids))
     )
     found = {row[0]: row for row in session.execute(query).all()}
@@ -348,8 +333,8 @@ def next_clip(
     nothing is left. A keyset query: the current clip's sort key, then LIMIT 1 after it.
     With ``status='mine'`` nothing qualifies (those are all reviewed by me): None."""
     keys = _sort_keys(order)
-    _no_jit(session)
-    query = _base(annotator_id, filt, Clip.id, order=order).where(
+    dialect = _no_jit(session)
+    query = _base(annotator_id, filt, Clip.id, order=order, dialect=dialect).where(
         not_(_annotation_by(annotator_id)), or_(_assigned(annotator_id), not_(_assigned()))
     )
     if after_clip_id is not None:
@@ -359,7 +344,7 @@ def next_clip(
             current = session.execute(
                 sa_select(*keys)
                 .select_from(Clip)
-                .join(Draft, col(Draft.id) == _chosen_draft_id())
+                .join(Draft, col(Draft.id) == chosen_draft_id())
                 .where(col(Clip.id) == after_clip_id)
             ).first()
         if current is not None:
