@@ -72,7 +72,10 @@ def add(
     home: HomeOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Add a person (or change an existing one's role and reactivate them)."""
+    """Add a person, or give an existing one this role and reactivate them.
+
+    An existing person keeps their token unless --token-file gives them a new one.
+    """
     from db import session_scope
     from db.team import TeamError, upsert_member
 
