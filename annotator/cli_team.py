@@ -184,6 +184,8 @@ def assign(
 
     Rerun it after new clips arrive: only those are assigned.
     """
+    from sqlalchemy.exc import IntegrityError
+
     from db import session_scope
     from db.team import TeamError, assign_overlap
 
@@ -194,6 +196,8 @@ def assign(
             report = assign_overlap(session, names, overlap, per_clip, seed)
     except TeamError as exc:
         raise _fail(str(exc)) from None
+    except IntegrityError:  # the unique (clip, annotator) key: another assign ran at once
+        raise _fail("another `team assign` saved assignments meanwhile; run it again") from None
     console.print(
         f"{report.n_clips} drafted clips; {report.n_new_clips} newly assigned, "
         f"{report.n_overlap_clips} with {per_clip}+ reviewers; {report.n_added} assignments "
