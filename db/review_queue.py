@@ -300,6 +300,8 @@ def _rows(session: Session, annotator_id: int, ids: list[int]) -> list[QueueRow]
     found = {row[0]: row for row in session.execute(query).all()}
     rows = []
     for clip_id in ids:
+        if clip_id not in found:  # deleted between the two queries
+            continue
         cid, name, duration, error, conf, dstatus, model, my, n, needs = found[clip_id]
         if error is None and dstatus != DraftStatus.VALID:
             error = "invalid_draft"
