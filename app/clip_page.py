@@ -97,7 +97,7 @@ def review_form(suggestions: list[str]) -> tuple[str | None, FormValues]:
     """The form; the button pressed (accept/edit/reject/skip, None) and the values."""
     pre: FormValues = state["prefill"]
     n = state["form_nonce"]
-    with st.form(f"review-{n}", border=False):
+    with st.form(f"review-{n}", border=False, enter_to_submit=False):
         caption = st.text_area("Caption", value=pre.caption, key=f"caption-{n}", height=110)
         options = list(dict.fromkeys([*pre.labels, *suggestions]))
         labels = st.multiselect(

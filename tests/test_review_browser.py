@@ -191,6 +191,16 @@ def test_clip_page_fits_the_window_and_a_clue_seeks_the_video(served, browser) -
         f"() => Math.abs(document.querySelector('video').currentTime - {start}) < 0.05",
         timeout=WAIT_MS,
     )
+    events = page.get_by_test_id("au-event")
+    times = [float(events.nth(i).get_attribute("data-time")) for i in range(events.count())]
+    later = [i for i, t in enumerate(times) if t > 1]
+    assert later, "the demo clip has AU events after 1 s"
+    apex = times[later[0]]
+    events.nth(later[0]).click()
+    page.wait_for_function(
+        f"() => Math.abs(document.querySelector('video').currentTime - {apex}) < 0.05",
+        timeout=WAIT_MS,
+    )
     page.screenshot(path=str(ARTIFACTS / "review-clip-page.png"))
 
 
@@ -224,7 +234,8 @@ def test_stale_save_shows_both_versions_and_keeps_the_chosen_one(served, browser
     second = signed_in(browser, url, "bob")
     open_form(first)
     open_form(second)
-    second.get_by_role("button", name="Accept").click()
+    second.get_by_label("Caption", exact=True).focus()
+    second.keyboard.press("Alt+a")  # Accept's shortcut, from inside a field
     expect(second.get_by_text("Saved demo.mp4 as accepted")).to_be_visible(timeout=WAIT_MS)
     first.get_by_label("Caption", exact=True).fill("Bob, first tab: a nervous greeting.")
     first.get_by_role("button", name="Save edit").click()
