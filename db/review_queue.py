@@ -7,8 +7,9 @@ a keyset for "next"): no clip list is ever held in Python. The clip's draft is c
 in SQL with the rule of ``db.queries.chosen_draft``: of the newest draft run (config), the
 valid sample marked ``chosen``, else its first valid sample, else its first sample. The
 ``oldest`` order walks the primary key and stops at LIMIT; ``uncertain`` has no index to
-walk, so the database computes every candidate's key and sorts (on 50,000 clips about
-100-300 ms on SQLite on the 2-core machine, more under load: benchmarks/review_50k.py).
+walk, so the database computes every candidate's key and sorts: on 50,000 clips (SQLite,
+benchmarks/review_50k.py) 70-80 ms of CPU for a first page or the next clip, 150 ms for a
+page 40,000 deep; wall time is 3-4x that when the 2 cores are shared with load 12.
 """
 
 from __future__ import annotations
