@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,8 +24,8 @@ from sqlmodel import Session, col, select
 
 from annotator.export.options import ExportOptions, split_name
 from db import Annotator, Clip, ClipPath, CueRecord, CueTextRecord, Draft, Review, ReviewEvent
-from db.models import ReviewStatus, Stage, StageRun
-from db.queries import chosen_draft, final_of, latest_cue_text, reviews_disagree, reviews_of
+from db.models import DraftStatus, ReviewStatus, Stage, StageRun
+from db.queries import final_of, reviews_disagree
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,32 @@ def agreement_function() -> Callable[[Session, int], float | None] | None:
     return clip_agreement  # type: ignore[no-any-return]
 
 
+#: Clips loaded per round of queries: one query per table for each chunk, not per clip.
+CHUNK = 500
+
+
+def _by_clip(session: Session, model: Any, ids: list[int], *order: Any) -> dict[int, list[Any]]:
+    rows = session.exec(select(model).where(col(model.clip_id).in_(ids)).order_by(*order))
+    grouped: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[row.clip_id].append(row)
+    return grouped
+
+
+def chosen_of(drafts: list[Draft]) -> Draft | None:
+    """``db.queries.chosen_draft``'s rule over rows already loaded: of the newest run, the
+    sample marked chosen, else its first valid one, else its first one."""
+    if not drafts:
+        return None
+    newest = max(drafts, key=lambda d: d.id or 0)
+    run = sorted(
+        (d for d in drafts if d.config_hash == newest.config_hash),
+        key=lambda d: (d.sample_index, d.id or 0),
+    )
+    valid = [d for d in run if d.status == DraftStatus.VALID]
+    return next((d for d in valid if d.chosen), None) or next(iter(valid), None) or run[0]
+
+
 def select_clips(session: Session, options: ExportOptions) -> list[ClipExport]:
     """The clips the options let through, in ingest order, with their review state."""
     agreement_of = agreement_function() if options.min_agreement is not None else None
@@ -89,99 +116,95 @@ def select_clips(session: Session, options: ExportOptions) -> list[ClipExport]:
         from annotator.export.options import ExportError
 
         raise ExportError("--min-agreement needs annotator.stats.clip_agreement, not installed")
+    clips = list(session.exec(select(Clip).order_by(col(Clip.id))).all())
     chosen: list[ClipExport] = []
-    for clip in session.exec(select(Clip).order_by(col(Clip.id))).all():
-        assert clip.id is not None
-        reviews = reviews_of(session, clip.id)
-        final = final_of(reviews)
-        if final is not None:
-            status = final.status
-        elif reviews_disagree(reviews):
-            status = "disputed"
-        else:
-            status = "unreviewed"
-        draft = session.get(Draft, final.draft_id) if final and final.draft_id else None
-        draft = draft or chosen_draft(session, clip.id)
-        if final is None and draft is None:
-            continue
-        if final is not None and final.status not in options.statuses:
-            continue
-        if final is None and not options.include_drafts:
-            continue
-        if final is None and draft is not None and draft.caption is None:
-            continue  # an invalid draft has no caption to offer
-        if options.models and not any(
-            fnmatch(draft.model_id if draft else "", pattern) for pattern in options.models
-        ):
-            continue
-        item = ClipExport(
-            clip=clip,
-            name=Path(clip.name).stem,
-            status=str(status),
-            final=final,
-            reviews=reviews,
-            draft=draft,
-            cue_text=latest_cue_text(session, clip.id),
-            cues=[],
-            paths=[],
-        )
-        changed = item.changed_at
-        if options.since_date and (changed is None or changed.date() < options.since_date):
-            continue
-        if options.until_date and (changed is None or changed.date() > options.until_date):
-            continue
-        if agreement_of is not None:
-            item.agreement = agreement_of(session, clip.id)
-            if item.agreement is None or item.agreement < (options.min_agreement or 0.0):
+    for start in range(0, len(clips), CHUNK):
+        part = clips[start : start + CHUNK]
+        ids = [c.id for c in part if c.id is not None]
+        reviews = _by_clip(session, Review, ids, col(Review.id))
+        drafts = _by_clip(session, Draft, ids, col(Draft.id))
+        for clip in part:
+            assert clip.id is not None
+            item = _item(clip, reviews.get(clip.id, []), drafts.get(clip.id, []), options)
+            if item is None:
                 continue
-        chosen.append(item)
+            if agreement_of is not None:
+                item.agreement = agreement_of(session, clip.id)
+                if item.agreement is None or item.agreement < (options.min_agreement or 0.0):
+                    continue
+            chosen.append(item)
     _fill(session, chosen)
     return chosen
 
 
+def _item(
+    clip: Clip, reviews: list[Review], samples: list[Draft], options: ExportOptions
+) -> ClipExport | None:
+    """The clip's export record when the options let it through."""
+    final = final_of(reviews)
+    if final is not None:
+        status = final.status
+    elif reviews_disagree(reviews):
+        status = "disputed"
+    else:
+        status = "unreviewed"
+    by_id = {d.id: d for d in samples}
+    draft = by_id.get(final.draft_id) if final and final.draft_id else None
+    draft = draft or chosen_of(samples)
+    if final is None and (draft is None or not options.include_drafts):
+        return None
+    if final is not None and final.status not in options.statuses:
+        return None
+    if final is None and draft is not None and draft.caption is None:
+        return None  # an invalid draft has no caption to offer
+    model_id = draft.model_id if draft else ""
+    if options.models and not any(fnmatch(model_id, p) for p in options.models):
+        return None
+    item = ClipExport(
+        clip=clip, name=Path(clip.name).stem, status=str(status), final=final,
+        reviews=reviews, draft=draft, cue_text=None, cues=[], paths=[], samples=samples,
+    )  # fmt: skip
+    changed = item.changed_at
+    if options.since_date and (changed is None or changed.date() < options.since_date):
+        return None
+    if options.until_date and (changed is None or changed.date() > options.until_date):
+        return None
+    return item
+
+
 def _fill(session: Session, items: list[ClipExport]) -> None:
-    """Cue records, paths, history and samples of the chosen clips; unique names."""
-    stems: dict[str, int] = {}
+    """Cue records and texts, paths, review history and draft settings of the chosen clips;
+    names made unique."""
+    stems: dict[str, int] = defaultdict(int)
     for item in items:
-        stems[item.name] = stems.get(item.name, 0) + 1
-    for item in items:
-        clip_id = item.clip.id
-        if stems[item.name] > 1:
-            item.name = f"{item.name}-{item.clip.sha256[:8]}"
-        item.split = split_name(item.clip.split)
-        item.cues = list(
-            session.exec(
-                select(CueRecord).where(CueRecord.clip_id == clip_id).order_by(col(CueRecord.id))
-            )
+        stems[item.name] += 1
+    for start in range(0, len(items), CHUNK):
+        part = items[start : start + CHUNK]
+        ids = [item.clip.id for item in part if item.clip.id is not None]
+        cues = _by_clip(session, CueRecord, ids, col(CueRecord.id))
+        texts = _by_clip(session, CueTextRecord, ids, col(CueTextRecord.id))
+        paths = _by_clip(session, ClipPath, ids, col(ClipPath.id))
+        events = _by_clip(
+            session, ReviewEvent, ids, col(ReviewEvent.review_id), col(ReviewEvent.version)
         )
-        item.paths = [item.clip.source_uri] + [
-            p.path
-            for p in session.exec(select(ClipPath).where(ClipPath.clip_id == clip_id))
-            if p.path != item.clip.source_uri
-        ]
-        item.events = list(
-            session.exec(
-                select(ReviewEvent)
-                .where(ReviewEvent.clip_id == clip_id)
-                .order_by(col(ReviewEvent.review_id), col(ReviewEvent.version))
-            )
+        runs = session.exec(
+            select(StageRun).where(col(StageRun.clip_id).in_(ids), StageRun.stage == Stage.DRAFT)
         )
-        item.samples = list(
-            session.exec(
-                select(Draft)
-                .where(Draft.clip_id == clip_id)
-                .order_by(col(Draft.id), col(Draft.sample_index))
-            )
-        )
-        if item.draft is not None:
-            run = session.exec(
-                select(StageRun).where(
-                    StageRun.clip_id == clip_id,
-                    StageRun.stage == Stage.DRAFT,
-                    StageRun.config_hash == item.draft.config_hash,
-                )
-            ).first()
-            item.emotion_prompt = bool(run and run.config_json.get("emotion_prompt"))
+        settings = {(r.clip_id, r.config_hash): r.config_json for r in runs}
+        for item in part:
+            clip_id = item.clip.id or -1
+            if stems[item.name] > 1:
+                item.name = f"{item.name}-{item.clip.sha256[:8]}"
+            item.split = split_name(item.clip.split)
+            item.cues = cues.get(clip_id, [])
+            item.cue_text = (texts.get(clip_id) or [None])[-1]
+            item.paths = [item.clip.source_uri] + [
+                p.path for p in paths.get(clip_id, []) if p.path != item.clip.source_uri
+            ]
+            item.events = events.get(clip_id, [])
+            if item.draft is not None:
+                config = settings.get((clip_id, item.draft.config_hash)) or {}
+                item.emotion_prompt = bool(config.get("emotion_prompt"))
 
 
 def annotator_names(session: Session) -> dict[int, str]:
