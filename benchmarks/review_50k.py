@@ -56,6 +56,10 @@ from db.review_queue import (  # noqa: E402
 LABELS = ["happy", "sad", "angry", "calm", "excited", "anxious", "hopeful", "bored", "tense"]
 PEOPLE = ["ann", "ben", "cho", "dev"]
 TARGET_MS = 300.0
+CPU_NOTE = (
+    "median_cpu_ms is this process's CPU time: the whole query on SQLite (in-process), only "
+    "the client's share on PostgreSQL (the server's work is in its own processes)"
+)
 
 
 def reviewed_clips(n: int) -> int:
@@ -316,6 +320,7 @@ def main() -> None:
         "target_ms": TARGET_MS,
         "repeat": args.repeat,
         "database": get_engine(url).dialect.name,
+        "cpu_note": CPU_NOTE,
         "corpus": corpus,
         "figures": figures,
     }
