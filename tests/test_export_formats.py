@@ -223,3 +223,20 @@ def test_bulk_loading_picks_the_draft_db_queries_picks(data: Home) -> None:
         assert [len(i.samples) for i in items] == [4, 4, 4]
         assert all(i.cue_text is not None and len(i.cues) == 3 for i in items)
         assert [len(i.events) for i in items] == [4, 1, 0]
+
+
+def test_embedded_media_shards_stay_under_the_byte_cap(data: Home, tmp_path: Path) -> None:
+    from tests.test_export_hf import load_back
+
+    out = tmp_path / "sharded"
+    options = ExportOptions(embed_media=True, shard_bytes=2048, with_stats=False)
+    with session_scope(db_url(data)) as session:
+        run_export(session, "hf", out, options)
+    shards = sorted(p.name for p in (out / "data" / "captions").iterdir())
+    assert shards == ["train-00000-of-00002.parquet", "train-00001-of-00002.parquet"]
+    loaded = load_back(out, {"captions": ["train"]}, tmp_path / "cache")
+    sizes = {r["name"]: r["video"]["n_bytes"] for r in loaded["captions/train"]["rows"]}
+    assert sizes == {
+        "greeting": (data.media / "greeting.mp4").stat().st_size,
+        "face only 日本": (data.media / "face only 日本.mp4").stat().st_size,
+    }

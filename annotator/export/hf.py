@@ -49,8 +49,7 @@ def _shards(rows: list[dict[str, Any]], max_rows: int, max_bytes: int) -> Iterat
     shard: list[dict[str, Any]] = []
     size = 0
     for row in rows:
-        video = row.get("video")
-        weight = 1024 + (len(video["bytes"]) if video and video.get("bytes") else 0)
+        weight = 1024 + int(row.get("_size", 0))
         if shard and (len(shard) >= max_rows or size + weight > max_bytes):
             yield shard
             shard, size = [], 0
@@ -58,6 +57,14 @@ def _shards(rows: list[dict[str, Any]], max_rows: int, max_bytes: int) -> Iterat
         size += weight
     if shard:
         yield shard
+
+
+def _with_bytes(row: dict[str, Any]) -> dict[str, Any]:
+    """An embedding row with its video bytes, read only now (one shard in memory at once)."""
+    source = row.get("_source")
+    if source is None:
+        return row
+    return {**row, "video": {"path": row["video"]["path"], "bytes": source.read_bytes()}}
 
 
 def write_config(
@@ -78,7 +85,7 @@ def write_config(
         folder.mkdir(parents=True, exist_ok=True)
         n_bytes = 0
         for index, shard in enumerate(shards):
-            table = pa.Table.from_pylist(shard, schema=schema)
+            table = pa.Table.from_pylist([_with_bytes(row) for row in shard], schema=schema)
             n_bytes += table.nbytes
             name = f"{split}-{index:05d}-of-{len(shards):05d}.parquet"
             pq.write_table(table, folder / name)
@@ -100,7 +107,7 @@ def write_hf(
     missing_media = 0
     rows = []
     for item, row in zip(items, captions, strict=True):
-        video = None
+        video, extra = None, {}
         if options.copy_media or options.embed_media:
             placed = place(
                 item.clip.sha256, item.clip.name, item.paths, out,
@@ -108,11 +115,12 @@ def write_hf(
                 extra_roots=options.media_roots,
             )  # fmt: skip
             if placed.path is not None:
-                video = {"path": placed.path, "bytes": placed.data}
+                video = {"path": placed.path, "bytes": None}
+                extra = {"_source": placed.source, "_size": placed.size}
             else:
                 missing_media += 1
                 notes.append(f"{item.name}: media not exported ({placed.problem})")
-        rows.append({**row, "video": video})
+        rows.append({**row, "video": video, **extra})
     if missing_media:
         notes = [f"clips without media: {missing_media}", *notes[:20]]
     track2, track3 = track_rows(items)

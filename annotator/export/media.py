@@ -25,10 +25,12 @@ def safe_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class Placed:
-    """Where a clip's media ended up: a path relative to the export, bytes, or neither."""
+    """Where a clip's media ended up: a path relative to the export, or (embedding) the
+    checked source file whose bytes go into the Parquet shard when it is written."""
 
     path: str | None
-    data: bytes | None = None
+    source: Path | None = None  # embedding: read when its shard is written, not before
+    size: int = 0
     problem: str | None = None
 
 
@@ -72,7 +74,8 @@ def place(
             problems.append("source file changed since ingest")
             continue
         if embed:
-            return Placed(path=rel.removeprefix("media/"), data=source.read_bytes())
+            real = source.resolve()
+            return Placed(path=rel.removeprefix("media/"), source=real, size=real.stat().st_size)
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists():
