@@ -57,6 +57,7 @@ from extractors.speech.whisperx_models import (
     package_dir,
     vad_status,
 )
+from extractors.voice.lld import clean_signal
 
 __all__ = ["WhisperXSpeechBackend", "align_status", "diarize_status", "vad_status"]
 
@@ -282,7 +283,7 @@ class WhisperXSpeechBackend(WhisperCuesMixin):
         if no_audio is not None:
             return no_audio
         pipeline, told = self._pipeline()
-        signal = np.ascontiguousarray(np.nan_to_num(audio.astype(np.float32), nan=0.0))
+        signal = np.ascontiguousarray(clean_signal(audio))
         duration = signal.size / AUDIO_SAMPLE_RATE
         try:
             result = pipeline.transcribe(

@@ -181,7 +181,7 @@ class OpenSmileVoiceBackend:
         regions = self._speech_regions(signal)
 
         warnings_out: list[str] = []
-        if not np.isfinite(audio).all():
+        if signal is not audio and not np.isfinite(audio).all():  # a copy: NaN/inf or float64
             warnings_out.append("audio contained NaN/inf samples (replaced by 0)")
         stretches = voiced_stretches(frames, regions=regions)
         summary = summarize(frames, stretches, duration_s, regions)
