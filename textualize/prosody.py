@@ -12,6 +12,9 @@ Pitch trend, from a slope in semitones per second:
 
 * ``|s| < 0.5``: "steady"; ``>= 0.5``: "slightly rising/falling"; ``>= 1``:
   "rising/falling"; ``>= 4``: "steeply rising/falling".
+* no trend is worded from under 0.5 s of voiced speech or beyond 30 st/s (F0 tracking
+  errors, not intonation): cues stored before the extractor left those out still carry
+  them (e.g. -173.6 st/s over 0.3 s), and the text says nothing rather than "steeply".
 
 Speaking rate (absolute, syllables per second, rough norms for conversational
 speech): ``< 2.5`` very slow, ``< 3.5`` slow, ``< 4.5`` moderate, ``< 5.5`` fast,
@@ -98,6 +101,25 @@ LONG_PAUSE_S = 0.6
 LOW_VOICED_FRACTION = 0.3
 #: Loudness change across the clip (in clip loudness SDs) worth a word.
 LOUDNESS_TREND_SD = 1.0
+#: A slope is worded only over this much voiced speech (s) and up to this steepness (st/s):
+#: the same limits as ``extractors.voice.summary`` (SLOPE_MIN_VOICED_S, SLOPE_MAX_ST_PER_S).
+SLOPE_MIN_VOICED_S = 0.5
+SLOPE_MAX_ST_PER_S = 30.0
+
+
+def usable_slope(slope: float | None, voiced_s: float | None) -> float | None:
+    """``slope`` when it can be worded; ``None`` over too little voice or when implausible."""
+    if slope is None or abs(slope) > SLOPE_MAX_ST_PER_S:
+        return None
+    if voiced_s is not None and voiced_s < SLOPE_MIN_VOICED_S - 0.005:
+        return None
+    return slope
+
+
+def segment_slope(seg: VoiceSegment) -> float | None:
+    """The segment's pitch slope if it can be worded (see :func:`usable_slope`)."""
+    voiced_s = (seg.end_s - seg.start_s) * (num(seg.voiced_fraction) or 0.0)
+    return usable_slope(num(seg.pitch_slope_st_per_s), voiced_s)
 
 
 def level_word(z: float, high: str, low: str) -> str | None:
@@ -178,7 +200,7 @@ def describe_segment(seg: VoiceSegment, *, numbers: bool = True) -> str | None:
 
     ``'pitch high and rising (+1.3 SD, +2.1 st/s), loud (+1.1 SD)'``
     """
-    pz, slope, lz = num(seg.pitch_z), num(seg.pitch_slope_st_per_s), num(seg.loudness_z)
+    pz, slope, lz = num(seg.pitch_z), segment_slope(seg), num(seg.loudness_z)
     parts: list[str] = []
     if _notable_pitch(pz, slope):
         phrase = pitch_phrase(pz, slope, numbers=numbers)
@@ -194,7 +216,7 @@ def describe_segment(seg: VoiceSegment, *, numbers: bool = True) -> str | None:
 def _salience(seg: VoiceSegment) -> float:
     pz = abs(num(seg.pitch_z) or 0.0)
     lz = abs(num(seg.loudness_z) or 0.0)
-    slope = abs(num(seg.pitch_slope_st_per_s) or 0.0) / 2.0
+    slope = abs(segment_slope(seg) or 0.0) / 2.0
     return max(pz, lz, slope)
 
 
@@ -222,7 +244,7 @@ def clip_lines(voice: VoiceCues, duration_s: float | None = None) -> list[str]:
     lines: list[str] = []
 
     # Pitch level and trend.
-    slope = get_value(s, "pitch_slope_st_per_s")
+    slope = usable_slope(get_value(s, "pitch_slope_st_per_s"), get_value(s, "voiced_s"))
     pz = None
     if voice.baseline_source != "clip":
         pz = _zscore(get_value(s, "pitch_mean_st"), *_base_pitch(b))

@@ -41,8 +41,10 @@ from .lld import F0_COL, HOP_S, LOUDNESS_COL, empty_frames, num
 from .summary import (
     SEGMENT_GAP_S,
     SEGMENT_MIN_S,
+    SLOPE_MAX_ST_PER_S,
     clip_baseline,
     count_syllable_nuclei,
+    implausible_slopes,
     segment_prosody,
     summarize,
     voiced_mask,
@@ -195,6 +197,14 @@ class OpenSmileVoiceBackend:
             used_baseline = {k: float(v) for k, v in baseline.items() if num(v) is not None}
             source = baseline_source or "external"
         segments = segment_prosody(frames, used_baseline, stretches, regions)
+        dropped = implausible_slopes(frames, stretches, regions)
+        if dropped:
+            worst = max(dropped, key=lambda d: abs(d[2]))
+            warnings_out.append(
+                f"pitch slope left out in {len(dropped)} segment(s) as implausible "
+                f"(up to {worst[2]:+.0f} st/s at {worst[0]:.1f}-{worst[1]:.1f} s; "
+                f"limit {SLOPE_MAX_ST_PER_S:.0f}): likely F0 octave jumps"
+            )
 
         missing = None
         if not regions:

@@ -8,7 +8,9 @@ Summary keys (units in the name; ``None`` where undefined), all over voiced fram
 speech unless said otherwise:
 
 * ``pitch_mean_st``, ``pitch_std_st``, ``pitch_slope_st_per_s``, ``pitch_range_st``
-  (80th minus 20th percentile), ``loudness_mean``, ``loudness_std``,
+  (80th minus 20th percentile); a pitch slope (here and per segment) needs
+  ``SLOPE_MIN_VOICED_S`` of voiced frames and is left out (``None``) beyond
+  ``SLOPE_MAX_ST_PER_S``, see :func:`pitch_trend`; ``loudness_mean``, ``loudness_std``,
   ``loudness_slope_per_s``;
 * ``jitter_local``, ``shimmer_db``, ``hnr_db``: means of the LLDs over voiced frames
   (what eGeMAPS's ``*_sma3nz_amean`` functionals are, without a second openSMILE pass);
@@ -45,6 +47,15 @@ SEGMENT_GAP_S = 0.3
 #: Voiced stretches shorter than this are dropped from ``segments``.
 SEGMENT_MIN_S = 0.2
 
+#: A pitch slope needs this many seconds of voiced frames. On pyannote's sample.wav, 0.3 s
+#: windows of talk gave slopes up to 167 st/s (one syllable's contour, octave jumps of the
+#: F0 tracker); with >= 0.5 s voiced the largest was 23-26 st/s (99th percentile 15-20).
+SLOPE_MIN_VOICED_S = 0.5
+#: A slope steeper than this (st/s) over >= 0.5 s of voice is a tracking error, not
+#: intonation: left out, and the cues say so. An octave jump (12 st) in the middle of a
+#: stretch gives 1.5 x 12 / length st/s, so it is caught in stretches up to ~0.6 s only.
+SLOPE_MAX_ST_PER_S = 30.0
+
 SUMMARY_KEYS = (
     "pitch_mean_st",
     "pitch_std_st",
@@ -77,6 +88,38 @@ def slope(t: np.ndarray, y: np.ndarray) -> float | None:
     if denom <= 0:
         return None
     return float(np.dot(tc, y - y.mean()) / denom)
+
+
+def pitch_trend(t: np.ndarray, f0: np.ndarray) -> tuple[float | None, str | None]:
+    """(slope in st/s, why it is missing): the least-squares pitch trend over voiced frames
+    at times ``t``, or ``None`` with ``"short"`` (under ``SLOPE_MIN_VOICED_S`` voiced) or
+    ``"implausible"`` (steeper than ``SLOPE_MAX_ST_PER_S``)."""
+    if len(t) * HOP_S < SLOPE_MIN_VOICED_S - 1e-9:
+        return None, "short"
+    trend = slope(t, f0)
+    if trend is None:
+        return None, "short"
+    if abs(trend) > SLOPE_MAX_ST_PER_S:
+        return None, "implausible"
+    return trend, None
+
+
+def implausible_slopes(
+    frames: pd.DataFrame, spans: Iterable[tuple[float, float]], regions: Regions | None = None
+) -> list[tuple[float, float, float]]:
+    """(start, end, slope) of the ``spans`` whose pitch slope was left out as implausible."""
+    if frames.empty:
+        return []
+    times = frames["time_s"].to_numpy(float)
+    f0 = frames[F0_COL].to_numpy(float)
+    voiced = voiced_mask(frames, regions)
+    out = []
+    for start, end in spans:
+        sel = (times >= start - 1e-6) & (times < end - 1e-6) & voiced
+        _trend, why = pitch_trend(times[sel], f0[sel])
+        if why == "implausible":
+            out.append((start, end, float(slope(times[sel], f0[sel]) or 0.0)))
+    return out
 
 
 def zscore(value: float | None, mean: float | None, std: float | None) -> float | None:
@@ -180,7 +223,7 @@ def segment_prosody(
         if sel.any():
             pitch_mean = float(f0[sel].mean())
             loud_mean = float(loud[sel].mean())
-            trend = slope(times[sel], f0[sel])
+            trend, _why = pitch_trend(times[sel], f0[sel])
         out.append(
             VoiceSegment(
                 start_s=round(float(start), 3),
@@ -261,7 +304,7 @@ def summarize(
     loud = frames[LOUDNESS_COL].to_numpy(float)[voiced]
     summary["pitch_mean_st"] = num(f0.mean())
     summary["pitch_std_st"] = num(f0.std())
-    summary["pitch_slope_st_per_s"] = num(slope(t, f0))
+    summary["pitch_slope_st_per_s"] = num(pitch_trend(t, f0)[0])
     summary["pitch_range_st"] = num(np.percentile(f0, 80) - np.percentile(f0, 20))
     summary["loudness_mean"] = num(loud.mean())
     summary["loudness_std"] = num(loud.std())

@@ -252,3 +252,25 @@ def test_pauses_variation_and_rate_vs_speaker() -> None:
     ]
     clip = voice(baseline_source="clip", summary={"pitch_std_st": 1.2}, segments=[])
     assert prosody.clip_lines(clip) == ["pitch variation narrow, monotone (1.2 st SD)"]
+
+
+def test_no_slope_worded_from_short_or_implausible_cues() -> None:
+    """Cues stored before the extractor's limits: -173.6 st/s over a 0.3 s segment and
+    a clip slope from 0.4 s of voice are not worded; the levels still are."""
+    short = VoiceSegment(1.0, 1.3, 36.3, -173.6, 1.3, 1.1, 1.1, 1.0)
+    assert prosody.segment_slope(short) is None
+    text = prosody.describe_segment(short)
+    assert text == "pitch high (+1.3 SD), loud (+1.1 SD)"
+    steep = VoiceSegment(2.0, 3.0, 33.8, 45.0, 0.1, 0.8, 0.0, 0.9)  # 0.9 s voiced, 45 st/s
+    assert prosody.segment_slope(steep) is None
+    assert prosody.describe_segment(steep) is None
+    fine = VoiceSegment(2.0, 3.0, 33.8, -2.4, 0.1, 0.8, 0.0, 0.9)
+    assert prosody.describe_segment(fine) == "pitch typical and falling (+0.1 SD, -2.4 st/s)"
+    summary = dict(voice().summary, pitch_slope_st_per_s=-60.0, voiced_s=0.4)
+    lines = prosody.clip_lines(voice(summary=summary, baseline_source="clip"))
+    assert not any("st/s" in x or "falling" in x or "steady" in x for x in lines), lines
+    summary["pitch_slope_st_per_s"], summary["voiced_s"] = -2.4, 0.4
+    assert not any("st/s" in x for x in prosody.clip_lines(voice(summary=summary)))
+    summary["voiced_s"] = 6.0
+    lines = prosody.clip_lines(voice(summary=summary, baseline_source="clip"))
+    assert "pitch falling over the clip (-2.4 st/s)" in lines
