@@ -29,7 +29,7 @@ from app.logic import (
     md_escape,
     snap,
 )
-from app.saving import PermissionDenied, conflict_view, save
+from app.saving import PermissionDenied, conflict_view, pending, save
 from app.signin import User, may_adjudicate
 from app.timeline import cue_timeline
 from db import session_scope
@@ -149,7 +149,7 @@ def adjudication_page(url: str, home: Path, user: User) -> None:
         state["adj_started"] = time.monotonic()
         state["adj_nonce"] = state.get("adj_nonce", 0) + 1
         state.pop("conflict", None)
-    if "conflict" in state:
+    if pending(clip_id, ReviewKind.ADJUDICATION):
         choice = conflict_view(url, user)
         if choice is not None:
             state["flash"] = "Final version saved." if choice == "mine" else "Kept the stored one."

@@ -29,7 +29,7 @@ from app.logic import (
     prefill,
 )
 from app.queue_panel import current_filter
-from app.saving import PermissionDenied, conflict_view, save
+from app.saving import PermissionDenied, conflict_view, pending, save
 from app.signin import User
 from app.timeline import cue_timeline
 from db import session_scope
@@ -198,7 +198,7 @@ def clip_page(url: str, home: Path, user: User, clip_id: int) -> None:
             st.caption(f"Your review: {mine.status} (version {mine.version}).")
         if final is not None:
             st.caption(f"Final version recorded by adjudication: {final.status}.")
-        if "conflict" in state:
+        if pending(clip_id, ReviewKind.ANNOTATION):
             choice = conflict_view(url, user)
             if choice == "mine":
                 _advance(url, user, clip_id, f"Saved {clip.name}: your version kept.")

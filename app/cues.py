@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 from sqlmodel import Session, col, select
 
 from annotator.drafting.grounding import PROSODY_FEATURES, split_clues
@@ -30,6 +31,8 @@ CLUE_FIELDS = (
     ("lexical", "lexical_clues"),
 )
 
+_AU_COLUMN = re.compile(r"AU\d\d")
+_VOICE_COLUMNS = re.compile(f"{re.escape(PITCH)}|{re.escape(LOUDNESS)}")
 _AU = re.compile(r"\bAU\s*0*(\d{1,2})\b", re.IGNORECASE)
 _TIME = re.compile(r"(?<![\w.])(\d{1,5}(?:\.\d+)?)\s*(?:-|–|to)?\s*(?:\d{1,5}(?:\.\d+)?)?\s*s\b")
 _QUOTED = re.compile(r"\"([^\"]{1,200})\"|“([^”]{1,200})”|(?<![A-Za-z])'([^']{1,200})'(?![A-Za-z])")
@@ -125,13 +128,17 @@ def _latest_records(session: Session, clip_id: int) -> dict[str, CueRecord]:
     return latest
 
 
-def _frames(home: Path, record: CueRecord) -> pd.DataFrame | None:
+def _frames(home: Path, record: CueRecord, wanted: re.Pattern[str]) -> pd.DataFrame | None:
+    """The record's frames, only ``time_s`` and the columns ``wanted`` matches (a 20-minute
+    clip's voice frames hold 25 descriptors x 120,000 rows; two are drawn)."""
     if not record.frames_path:
         return None
     path = (home / record.frames_path).resolve()
     if not path.is_relative_to(home.resolve()) or not path.is_file():
         return None  # never read outside the data dir
-    return pd.read_parquet(path)
+    names = pq.read_schema(path).names
+    columns = [c for c in names if c == "time_s" or wanted.fullmatch(c)]
+    return pd.read_parquet(path, columns=columns)
 
 
 def load_timeline(
@@ -143,12 +150,12 @@ def load_timeline(
     face = records.get("face")
     if face is not None:
         timeline.missing.update({"face": face.missing_reason} if face.missing_reason else {})
-        frames = _frames(home, face)
+        frames = _frames(home, face, _AU_COLUMN)
         if frames is not None and "time_s" in frames:
             peaks = {
                 str(c): _finite(frames[c].max(skipna=True)) or 0.0
                 for c in frames.columns
-                if re.fullmatch(r"AU\d\d", str(c))
+                if _AU_COLUMN.fullmatch(str(c))
             }
             au_cols = list(peaks)
             strongest = sorted(au_cols, key=lambda c: -peaks[c])
@@ -167,7 +174,7 @@ def load_timeline(
     voice = records.get("voice")
     if voice is not None:
         timeline.missing.update({"voice": voice.missing_reason} if voice.missing_reason else {})
-        frames = _frames(home, voice)
+        frames = _frames(home, voice, _VOICE_COLUMNS)
         if frames is not None and "time_s" in frames:
             if PITCH in frames:  # 0 where unvoiced: a gap, not a low pitch
                 pitch = frames[PITCH].where(frames[PITCH] > 0)

@@ -91,6 +91,18 @@ def save(
     return version
 
 
+def pending(clip_id: int, kind: str) -> bool:
+    """Whether a conflict waits for a choice on this clip and page (annotation or
+    adjudication); one left from another clip or page is dropped (nothing was saved)."""
+    conflict: Conflict | None = state.get("conflict")
+    if conflict is None:
+        return False
+    if conflict.clip_id == clip_id and conflict.kind == str(kind):
+        return True
+    state.pop("conflict", None)
+    return False
+
+
 def _show(data: ReviewInput, marked: list[str]) -> None:
     values = verdict_of(data)
     for name in VERDICT:
@@ -139,4 +151,4 @@ def conflict_view(url: str, user: User) -> str | None:
     return None
 
 
-__all__ = ["Conflict", "PermissionDenied", "Stored", "conflict_view", "save"]
+__all__ = ["Conflict", "PermissionDenied", "Stored", "conflict_view", "pending", "save"]
