@@ -18,6 +18,10 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def _interval(low: float | None, high: float | None) -> str:
+    return "-" if low is None or high is None else f"{low:.2f}..{high:.2f}"
+
+
 def stats(
     home: HomeOpt = None,
     db: DbOpt = None,
@@ -26,6 +30,12 @@ def stats(
         Path | None,
         typer.Option("--html", help="Also write a self-contained HTML report with plots here."),
     ] = None,
+    resamples: Annotated[
+        int,
+        typer.Option(
+            "--resamples", min=0, help="Bootstrap draws (clips resampled) for alpha's 95% interval."
+        ),
+    ] = 1000,
 ) -> None:
     """Agreement (Krippendorff's alpha, caption similarity) and draft quality per model."""
     from annotator.stats.report import collect
@@ -33,7 +43,7 @@ def stats(
 
     settings = settings_for(home, db)
     with session_scope(settings.db_url) as session:
-        report = collect(session)
+        report = collect(session, resamples=resamples)
     if html_out is not None:
         from annotator.stats.html import write_html
 
@@ -47,11 +57,17 @@ def stats(
         f"{report.n_clips_multi} with two or more, {report.n_finals} with a final version"
     )
     alphas = Table(title="Krippendorff's alpha (clips with two or more annotations)")
-    for col in ("variable", "level", "alpha", "clips", "values", "note"):
+    for col in ("variable", "level", "alpha", "95% interval", "clips", "values", "note"):
         alphas.add_column(col, justify="left" if col in ("variable", "level", "note") else "right")
     for name, a in report.alphas.items():
         alphas.add_row(
-            name, a.level, _fmt(a.value), str(a.n_clips), str(a.n_values), escape(a.note or "")
+            name,
+            a.level,
+            _fmt(a.value),
+            _interval(a.ci_low, a.ci_high),
+            str(a.n_clips),
+            str(a.n_values),
+            escape(a.note or ""),
         )
     console.print(alphas)
     sim = report.caption_similarity

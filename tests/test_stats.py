@@ -410,6 +410,7 @@ def test_streaming_alpha_equals_the_package(
     """Above PACKAGE_BYTES the alpha is summed unit by unit; on the same matrices it must be
     the package's value: example C through the database, and random matrices."""
     from annotator.stats import agreement
+    from annotator.stats.alpha_units import streaming_alpha
 
     fill_krippendorff_c(session)
     multi = multi_rated(ratings(session))
@@ -428,8 +429,35 @@ def test_streaming_alpha_equals_the_package(
         units = agreement._units(grid)
         for level in ("nominal", "interval"):
             want = krippendorff.alpha(reliability_data=data, level_of_measurement=level)
-            got = agreement.streaming_alpha(units, level)
+            got = streaming_alpha(units, level)
             assert got == pytest.approx(want, abs=1e-10), level
         scaled = [[v / 7 for v in u] for u in units]  # continuous values: still the same
         want = krippendorff.alpha(reliability_data=data / 7, level_of_measurement="interval")
-        assert agreement.streaming_alpha(scaled, "interval") == pytest.approx(want, abs=1e-10)
+        assert streaming_alpha(scaled, "interval") == pytest.approx(want, abs=1e-10)
+
+
+def test_bootstrap_weights_equal_duplicated_clips_and_interval_brackets(
+    session: Session,
+) -> None:
+    """A resample is a weighted sum of per-clip parts: weights (2, 0, 1, ...) must give the
+    alpha of the matrix with clip 1 twice and clip 2 dropped."""
+    from annotator.stats.alpha_units import alpha_from, bootstrap_interval, unit_sums
+
+    columns = [c for c in zip(*KRIPPENDORFF_C, strict=True) if sum(v is not None for v in c) > 1]
+    units = [[v for v in col if v is not None] for col in columns]
+    rng = np.random.default_rng(3)
+    for level in ("nominal", "interval"):
+        sums = unit_sums([[v - 1 for v in u] for u in units], level)
+        for _ in range(5):
+            w = rng.integers(0, 3, len(units)).astype(float)
+            kept = [c for c, k in zip(columns, w, strict=True) for _ in range(int(k))]
+            matrix = np.array([[np.nan if v is None else v for v in c] for c in kept]).T
+            want = krippendorff.alpha(reliability_data=matrix, level_of_measurement=level)
+            assert alpha_from(sums, w) == pytest.approx(want, abs=1e-10)
+    fill_krippendorff_c(session)
+    labels = all_alphas(multi_rated(ratings(session)), resamples=500)["labels"]
+    assert labels.resamples == 500 and labels.ci_low is not None and labels.ci_high is not None
+    assert labels.ci_low < (labels.value or 0) < labels.ci_high <= 1.0
+    # Same seed, same interval.
+    again = bootstrap_interval(unit_sums([[v - 1 for v in u] for u in units], "nominal"), 500)
+    assert again == (labels.ci_low, labels.ci_high)

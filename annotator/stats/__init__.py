@@ -23,15 +23,16 @@ def clip_agreement(session: Session, clip_id: int) -> float | None:
     return ratings_agreement(rs) if len(rs) >= 2 else None
 
 
-def card_summary(session: Session) -> dict[str, Any]:
+def card_summary(session: Session, resamples: int = 1000) -> dict[str, Any]:
     """The figures a dataset card reports: clips with two or more annotations, Krippendorff's
-    alpha of labels, valence and arousal (each with the number of clips it rests on),
+    alpha of labels, valence and arousal (each with the number of clips it rests on and a
+    95% bootstrap interval over clips from ``resamples`` draws),
     caption similarity between annotators (and the method), acceptance per model."""
     from annotator.stats.quality import draft_quality
     from annotator.stats.similarity import caption_similarity
 
     multi = multi_rated(ratings(session))
-    alphas: dict[str, Alpha] = all_alphas(multi)
+    alphas: dict[str, Alpha] = all_alphas(multi, resamples)
     similarity = caption_similarity(multi)
     quality = draft_quality(session, distances=False)
     return {

@@ -16,7 +16,7 @@ The package builds a units x values x values array (``_coincidences``), which do
 in memory for thousands of clips with continuous valence (50k distinct floats) or many
 distinct label sets. Above ``PACKAGE_BYTES`` of that array, the same definition
 (alpha = 1 - D_o / D_e over the coincidences, Krippendorff 2011) is summed unit by unit
-here instead, in O(values) for interval and O(values + categories^2) otherwise;
+by ``alpha_units`` instead, in O(values) for interval, O(values + categories^2) otherwise;
 ``implementation`` says which ran, and the tests hold the two equal on the same matrices.
 
 Alpha is undefined when the matrix holds a single value (no variation to disagree on):
@@ -36,6 +36,11 @@ import numpy as np
 import numpy.typing as npt
 from nltk.metrics.distance import masi_distance
 
+from annotator.stats.alpha_units import (
+    alpha_from,
+    bootstrap_interval,
+    unit_sums,
+)
 from annotator.stats.data import Rating
 from annotator.stats.wheel import emotion_set, primary_emotion
 
@@ -52,6 +57,9 @@ class Alpha:
     n_annotators: int
     note: str | None = None
     implementation: str = "krippendorff"
+    ci_low: float | None = None  # 95% bootstrap interval over clips (alpha_units)
+    ci_high: float | None = None
+    resamples: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,42 +101,6 @@ def _units(grid: list[list[Any]]) -> list[list[Any]]:
     return [u for u in columns if len(u) >= 2]
 
 
-def streaming_alpha(
-    units: list[list[Any]], level: str, table: npt.NDArray[np.float64] | None = None
-) -> float:
-    """Krippendorff's alpha, 1 - D_o / D_e, summed over pairable units. ``level``
-    "interval": values are numbers, distance (a - b)^2. Otherwise values are integer codes
-    and the distance is ``table[a, b]`` (``None``: nominal, 0 if equal else 1)."""
-    n = sum(len(u) for u in units)
-    if level == "interval":
-        # sum over ordered pairs of (a - b)^2 within a unit = 2 m sum (v - mean)^2
-        observed = sum(
-            2 * len(u) * float(np.sum((np.asarray(u) - np.mean(u)) ** 2)) / (len(u) - 1)
-            for u in units
-        )
-        values = np.concatenate([np.asarray(u, dtype=float) for u in units])
-        expected = 2 * n * float(np.sum((values - values.mean()) ** 2))
-    else:
-        size = 1 + max(max(u) for u in units)
-        counts = np.zeros(size)
-        observed = 0.0
-        for u in units:
-            codes = np.asarray(u, dtype=int)
-            np.add.at(counts, codes, 1)
-            if table is None:
-                same = np.bincount(codes)
-                pairs = len(u) * (len(u) - 1) - float(np.sum(same * (same - 1)))
-            else:
-                pairs = float(table[np.ix_(codes, codes)].sum())  # diagonal is 0
-            observed += pairs / (len(u) - 1)
-        if table is None:
-            expected = float(n * n - np.sum(counts**2))
-        else:
-            expected = float(counts @ table[:size, :size] @ counts)
-    # alpha = 1 - (observed / n) / (expected / (n (n - 1)))
-    return 1.0 - (n - 1) * observed / expected
-
-
 def _alpha_of(
     variable: str,
     grid: list[list[Any]],
@@ -136,6 +108,7 @@ def _alpha_of(
     metric: Any = None,
     domain: Sequence[Any] | None = None,
     table: npt.NDArray[np.float64] | None = None,
+    resamples: int = 0,
 ) -> Alpha:
     units, values = _pairable(grid)
     n_annotators = len(grid)
@@ -146,17 +119,25 @@ def _alpha_of(
         return Alpha(
             variable, level, None, units, values, n_annotators, "one value only: alpha undefined"
         )
-    n_columns = len(grid[0])
-    if n_columns * len(distinct) ** 2 * 8 > PACKAGE_BYTES:
-        value = streaming_alpha(_units(grid), level, table)
-        return Alpha(variable, level, value, units, values, n_annotators, None, STREAMING)
+    sums = unit_sums(_units(grid), "interval" if level == "interval" else "categorical", table)
+    interval = bootstrap_interval(sums, resamples) if resamples else None
+    low, high = interval if interval else (None, None)
+    if len(grid[0]) * len(distinct) ** 2 * 8 > PACKAGE_BYTES:
+        value = alpha_from(sums)
+        return Alpha(
+            variable, level, value, units, values, n_annotators, None, STREAMING, low, high,
+            resamples,
+        )  # fmt: skip
     data = np.array([[np.nan if v is None else float(v) for v in row] for row in grid], dtype=float)
     value = krippendorff.alpha(
         reliability_data=data,
         level_of_measurement=metric or level,  # type: ignore[arg-type]
         value_domain=domain,
     )
-    return Alpha(variable, level, float(value), units, values, n_annotators)
+    return Alpha(
+        variable, level, float(value), units, values, n_annotators, ci_low=low, ci_high=high,
+        resamples=resamples,
+    )  # fmt: skip
 
 
 def _coded(grid: list[list[Any]]) -> tuple[list[list[int | None]], list[Any]]:
@@ -166,11 +147,13 @@ def _coded(grid: list[list[Any]]) -> tuple[list[list[int | None]], list[Any]]:
     return [[None if v is None else code[v] for v in row] for row in grid], domain
 
 
-def alpha_labels(by_clip: dict[int, list[Rating]]) -> Alpha:
+def alpha_labels(by_clip: dict[int, list[Rating]], resamples: int = 0) -> Alpha:
     """Nominal alpha of the primary label after the emotion wheel."""
     _, _, grid = _matrix(by_clip, lambda r: primary_emotion(list(r.labels)))
     coded, domain = _coded(grid)
-    return _alpha_of("labels", coded, "nominal", domain=list(range(len(domain))))
+    return _alpha_of(
+        "labels", coded, "nominal", domain=list(range(len(domain))), resamples=resamples
+    )
 
 
 def masi_table(sets: Sequence[frozenset[str]]) -> npt.NDArray[np.float64]:
@@ -209,7 +192,7 @@ def masi_metric(
     return metric
 
 
-def alpha_labels_masi(by_clip: dict[int, list[Rating]]) -> Alpha:
+def alpha_labels_masi(by_clip: dict[int, list[Rating]], resamples: int = 0) -> Alpha:
     """Alpha of whole label sets (after the wheel) with the MASI distance."""
     _, _, grid = _matrix(by_clip, lambda r: emotion_set(list(r.labels)) or None)
     coded, domain = _coded(grid)
@@ -221,21 +204,23 @@ def alpha_labels_masi(by_clip: dict[int, list[Rating]]) -> Alpha:
         metric=masi_metric(domain, table),
         domain=list(range(len(domain))),
         table=table,
+        resamples=resamples,
     )
 
 
-def alpha_scale(by_clip: dict[int, list[Rating]], variable: str) -> Alpha:
+def alpha_scale(by_clip: dict[int, list[Rating]], variable: str, resamples: int = 0) -> Alpha:
     """Interval alpha of ``valence`` or ``arousal``."""
     _, _, grid = _matrix(by_clip, lambda r: getattr(r, variable))
-    return _alpha_of(variable, grid, "interval")
+    return _alpha_of(variable, grid, "interval", resamples=resamples)
 
 
-def all_alphas(by_clip: dict[int, list[Rating]]) -> dict[str, Alpha]:
+def all_alphas(by_clip: dict[int, list[Rating]], resamples: int = 0) -> dict[str, Alpha]:
+    """The four alphas; ``resamples`` > 0 adds a 95% bootstrap interval over clips."""
     return {
-        "labels": alpha_labels(by_clip),
-        "labels_masi": alpha_labels_masi(by_clip),
-        "valence": alpha_scale(by_clip, "valence"),
-        "arousal": alpha_scale(by_clip, "arousal"),
+        "labels": alpha_labels(by_clip, resamples),
+        "labels_masi": alpha_labels_masi(by_clip, resamples),
+        "valence": alpha_scale(by_clip, "valence", resamples),
+        "arousal": alpha_scale(by_clip, "arousal", resamples),
     }
 
 

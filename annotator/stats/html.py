@@ -132,6 +132,10 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def _ci(low: float | None, high: float | None) -> str:
+    return "-" if low is None or high is None else f"{low:.2f} .. {high:.2f}"
+
+
 def _table(head: list[str], rows: list[list[str]]) -> str:
     th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
     body = "".join(
@@ -149,9 +153,10 @@ CSS = (
 
 def render(report: StatsReport) -> str:
     alpha_rows = [
-        [k, a.level, _fmt(a.value), str(a.n_clips), str(a.n_values), a.note or ""]
+        [k, a.level, _fmt(a.value), _ci(a.ci_low, a.ci_high), str(a.n_clips), str(a.n_values),
+         a.note or ""]
         for k, a in report.alphas.items()
-    ]
+    ]  # fmt: skip
     sim = report.caption_similarity
     quality_rows = [
         [q.model_id, q.prompt_version, str(q.n_reviewed), _fmt(q.acceptance_rate),
@@ -167,7 +172,18 @@ def render(report: StatsReport) -> str:
         f"{report.n_clips_multi} with two or more (the agreement units), "
         f"{report.n_finals} with a final version.</p>",
         "<h2>Krippendorff's alpha</h2>",
-        _table(["variable", "level", "alpha", "clips", "values", "note"], alpha_rows),
+        _table(
+            [
+                "variable",
+                "level",
+                "alpha",
+                "95% interval (clips resampled)",
+                "clips",
+                "values",
+                "note",
+            ],
+            alpha_rows,
+        ),
         f"<p>Caption similarity between annotators: <b>{_fmt(sim.value)}</b> "
         f"({html.escape(sim.method)}; {sim.n_pairs} pairs on {sim.n_clips} clips).</p>",
         "<h2>Draft quality per model and prompt version</h2>",

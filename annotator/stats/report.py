@@ -47,7 +47,10 @@ class StatsReport:
         }
 
 
-def collect(session: Session, embedder: Embedder | None = None) -> StatsReport:
+def collect(
+    session: Session, embedder: Embedder | None = None, resamples: int = 1000
+) -> StatsReport:
+    """Everything, read once; ``resamples``: bootstrap draws for the alpha intervals."""
     judged = ratings(session)
     multi = multi_rated(judged)
     final = finals(reviews_by_clip(session))
@@ -64,7 +67,7 @@ def collect(session: Session, embedder: Embedder | None = None) -> StatsReport:
         n_clips_reviewed=len(judged),
         n_clips_multi=len(multi),
         n_finals=len(final),
-        alphas=all_alphas(multi),
+        alphas=all_alphas(multi, resamples),
         caption_similarity=caption_similarity(multi, embedder),
         pairs=annotator_pairs(multi),
         quality=draft_quality(session),
