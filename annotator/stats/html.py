@@ -106,7 +106,7 @@ def plot_pairs(report: StatsReport) -> str | None:
         i, j = names.index(p.a), names.index(p.b)
         for r, c in ((i, j), (j, i)):
             ax.text(c, r, f"{p.agreement:.2f}\nn={p.n_clips}", ha="center", va="center",
-                    fontsize=7, color="white")  # fmt: skip
+                    fontsize=7, color="black" if (p.agreement or 0) > 0.6 else "white")  # fmt: skip
     fig.colorbar(image, ax=ax, label="mean pair agreement (0..1)")
     ax.set_title("Agreement per annotator pair")
     return _png(fig)
