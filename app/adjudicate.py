@@ -142,8 +142,7 @@ def adjudication_page(url: str, home: Path, user: User) -> None:
                 f"Final version recorded by {md_escape(view.adjudication.annotator)} "
                 f"(version {view.adjudication.version}, {view.adjudication.status})."
             )
-    opened = (clip_id, view.adjudication_version)
-    if state.get("adj_opened") != opened[0]:
+    if state.get("adj_opened") != clip_id:  # opened now: the version a save must name
         state["adj_opened"] = clip_id
         state["adj_expected"] = view.adjudication_version
         state["adj_started"] = time.monotonic()
@@ -206,6 +205,4 @@ def adjudication_page(url: str, home: Path, user: User) -> None:
     if version is not None:
         state["flash"] = f"Final version of {clip.name} recorded (version {version})."
         state.pop("adj_opened", None)
-        st.rerun()
-    else:
-        st.rerun()  # show the conflict view
+    st.rerun()  # the next clip, or the conflict view

@@ -146,7 +146,9 @@ def _advance(url: str, user: User, clip_id: int, message: str) -> None:
     st.rerun()
 
 
-def submit(url: str, user: User, clip: Clip, action: str, form: FormValues, draft: Draft | None):  # type: ignore[no-untyped-def]
+def submit(
+    url: str, user: User, clip: Clip, action: str, form: FormValues, draft: Draft | None
+) -> None:
     assert clip.id is not None
     try:
         data = decide(action, user.name, form, draft, time.monotonic() - state["opened_at"])
@@ -188,7 +190,7 @@ def clip_page(url: str, home: Path, user: User, clip_id: int) -> None:
             st.video(clip.source_uri)
         else:
             st.warning(f"video file not found at {md_escape(clip.source_uri)}")
-        cue_timeline(timeline.payload([_link for _link in links]), key=f"timeline-{clip_id}")
+        cue_timeline(timeline.payload(links), key=f"timeline-{clip_id}")
         with st.expander("Cue text"):
             st.text(cue.readable_text if cue is not None else "No cue text for this clip.")
         show_clues(draft)
