@@ -137,6 +137,9 @@ def test_media_symlink_out_of_the_source_folder_is_refused(data: Home, tmp_path:
                     extra_roots=(real.parent,))  # fmt: skip
     assert allowed.path == f"media/{sha[:12]}-greeting.mp4"
     assert (out / allowed.path).read_bytes() == real.read_bytes()
+    linked = place(sha, "greeting.mp4", [str(real)], tmp_path / "linked", embed=False, link=True)
+    assert linked.path is not None
+    assert (tmp_path / "linked" / linked.path).stat().st_ino == real.stat().st_ino
     changed = _copy(real, tmp_path / "changed" / "greeting.mp4")
     with changed.open("ab") as fh:
         fh.write(b"x")
