@@ -317,6 +317,14 @@ def test_draft_quality_on_a_constructed_set(session: Session) -> None:
     assert (m2.n_reviewed, m2.acceptance_rate, m2.edit_distance) == (1, 1.0, 0.0)
     assert (m2.label_precision, m2.label_recall, m2.grounding_rate) == (1.0, 1.0, None)
     card = card_summary(session)
+    # Verdicts on clips two people judged: q2 (edited, edited), q4 (accepted, edited); q3's
+    # skip is no verdict. n = 4 values, D_o: one disagreeing unit, 2 ordered pairs / (2 - 1);
+    # D_e: 4^2 - (3^2 + 1^2) = 6 ordered pairs that differ -> alpha = 1 - 3 * 2 / 6 = 0.
+    verdict = card["alpha"]["verdict"]
+    assert (verdict["value"], verdict["n_clips"], verdict["n_values"]) == (0.0, 2, 4)
+    assert verdict["value"] == krippendorff.alpha(
+        reliability_data=[[0, 1], [0, 0]], level_of_measurement="nominal"
+    )
     assert [(a["model_id"], a["n_reviewed"]) for a in card["acceptance"]] == [
         ("m1", 6),
         ("m2", 1),

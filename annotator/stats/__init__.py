@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from annotator.stats.agreement import Alpha, all_alphas, ratings_agreement
-from annotator.stats.data import multi_rated, ratings
+from annotator.stats.agreement import Alpha, all_alphas, alpha_verdict, ratings_agreement
+from annotator.stats.data import judgements, multi_rated, ratings
 
 
 def clip_agreement(session: Session, clip_id: int) -> float | None:
@@ -33,6 +33,7 @@ def card_summary(session: Session, resamples: int = 1000) -> dict[str, Any]:
 
     multi = multi_rated(ratings(session))
     alphas: dict[str, Alpha] = all_alphas(multi, resamples)
+    alphas["verdict"] = alpha_verdict(judgements(session), resamples)
     similarity = caption_similarity(multi)
     quality = draft_quality(session, distances=False)
     return {

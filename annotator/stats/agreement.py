@@ -10,7 +10,9 @@ annotators. Alpha is computed by ``krippendorff.alpha`` on an annotators x clips
   (Passonneau 2006, ``nltk.metrics.distance.masi_distance``) passed to the package as a
   custom distance: each distinct set is one value of the domain, and the metric looks the
   pair of sets up by their domain index;
-- ``valence`` and ``arousal``: interval.
+- ``valence`` and ``arousal``: interval;
+- ``verdict``: nominal, what each annotator did with the draft (accepted / edited /
+  rejected), over the clips two or more judged, rejections included.
 
 The package builds a units x values x values array (``_coincidences``), which does not fit
 in memory for thousands of clips with continuous valence (50k distinct floats) or many
@@ -222,6 +224,17 @@ def all_alphas(by_clip: dict[int, list[Rating]], resamples: int = 0) -> dict[str
         "valence": alpha_scale(by_clip, "valence", resamples),
         "arousal": alpha_scale(by_clip, "arousal", resamples),
     }
+
+
+def alpha_verdict(by_clip: dict[int, dict[str, str]], resamples: int = 0) -> Alpha:
+    """Nominal alpha of the annotators' verdicts on the draft (accepted / edited /
+    rejected), over clips two or more judged (``data.judgements``)."""
+    annotators = sorted({a for v in by_clip.values() for a in v})
+    grid = [[by_clip[cid].get(a) for cid in sorted(by_clip)] for a in annotators]
+    coded, domain = _coded(grid)
+    return _alpha_of(
+        "verdict", coded, "nominal", domain=list(range(len(domain))), resamples=resamples
+    )
 
 
 def pair_agreement(a: Rating, b: Rating) -> float | None:

@@ -138,3 +138,20 @@ def finals(by_clip: dict[int, list[Review]]) -> dict[int, Review]:
         if final is not None and final.status in JUDGED:
             out[clip_id] = final
     return out
+
+
+def judgements(session: Session) -> dict[int, dict[str, str]]:
+    """Each clip's annotation verdicts (accepted / edited / rejected) by annotator name, for
+    the clips two or more annotators judged: do people agree the draft is usable?"""
+    rows = session.exec(
+        select(Review.clip_id, Annotator.name, Review.status)
+        .join(Annotator, col(Annotator.id) == col(Review.annotator_id))
+        .where(
+            Review.kind == str(ReviewKind.ANNOTATION),
+            col(Review.status).in_([str(s) for s in (*JUDGED, ReviewStatus.REJECTED)]),
+        )
+    ).all()
+    out: dict[int, dict[str, str]] = defaultdict(dict)
+    for clip_id, name, status in rows:
+        out[clip_id][name] = status
+    return {cid: v for cid, v in sorted(out.items()) if len(v) >= 2}

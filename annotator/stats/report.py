@@ -8,8 +8,14 @@ from typing import Any
 
 from sqlmodel import Session
 
-from annotator.stats.agreement import Alpha, PairStats, all_alphas, annotator_pairs
-from annotator.stats.data import finals, multi_rated, ratings, reviews_by_clip
+from annotator.stats.agreement import (
+    Alpha,
+    PairStats,
+    all_alphas,
+    alpha_verdict,
+    annotator_pairs,
+)
+from annotator.stats.data import finals, judgements, multi_rated, ratings, reviews_by_clip
 from annotator.stats.quality import DayAcceptance, ModelQuality, acceptance_by_day, draft_quality
 from annotator.stats.similarity import Embedder, Similarity, caption_similarity
 from annotator.stats.wheel import emotion_set, normalise
@@ -67,7 +73,10 @@ def collect(
         n_clips_reviewed=len(judged),
         n_clips_multi=len(multi),
         n_finals=len(final),
-        alphas=all_alphas(multi, resamples),
+        alphas={
+            **all_alphas(multi, resamples),
+            "verdict": alpha_verdict(judgements(session), resamples),
+        },
         caption_similarity=caption_similarity(multi, embedder),
         pairs=annotator_pairs(multi),
         quality=draft_quality(session),
