@@ -41,6 +41,7 @@ from db import (  # noqa: E402
     session_scope,
     sqlite_url,
 )
+from db.draft_sql import refresh_queue_keys  # noqa: E402
 from db.models import utcnow  # noqa: E402
 from db.queries import ReviewInput, review_by, save_review  # noqa: E402
 from db.review_queue import (  # noqa: E402
@@ -178,6 +179,7 @@ def build(url: str, n: int, seed: int = 0) -> dict[str, Any]:
                 )
         s.execute(insert(Review), reviews)
         n_reviews = len(reviews)
+        refresh_queue_keys(s)  # what the drafting stage keeps: the queue's sort key
         s.commit()
     built_s = time.perf_counter() - t0
     if engine.dialect.name == "postgresql":  # what autovacuum does soon after a bulk load

@@ -1,16 +1,18 @@
 """The chosen draft of a clip in SQL: ``db.queries.chosen_draft``'s rule (of the newest
 draft run, the valid sample marked ``chosen``, else its first valid sample, else its first
-sample) as expressions the review queue joins and sorts on, per clip or for every clip."""
+sample), and the queue key stored from it on the clip (``Clip.chosen_draft_id``,
+``Clip.queue_confidence``), which the review queue joins and sorts on through an index.
+
+The drafting stage keeps the key (``db.queries.set_queue_key``); ``refresh_queue_keys``
+recomputes it for rows written some other way (bulk loads, imports, repairs)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case
-from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import ColumnElement, and_, case, exists, update
 from sqlalchemy.orm import aliased
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from db.models import Clip, Draft, DraftStatus
 
@@ -46,36 +48,25 @@ def chosen_draft_id() -> Any:
     )
 
 
-def chosen_drafts() -> Any:
-    """PostgreSQL: (clip_id, draft_id) of every clip's chosen draft, set-based (two DISTINCT
-    ONs over the draft table, hashed and sorted once). There a subplan per clip costs far
-    more than on SQLite: on 50,000 clips a deep 'uncertain' page took 1.6 s that way and
-    0.7 s this way (load average 12 on 2 cores; benchmarks/review_50k.py --url)."""
-    newest = aliased(Draft)
-    sample = aliased(Draft)
-    runs = (
-        sa_select(col(newest.clip_id), col(newest.config_hash))
-        .ext(distinct_on(col(newest.clip_id)))
-        .order_by(col(newest.clip_id), col(newest.id).desc())
-        .subquery("newest_run")
-    )
-    rank = _rank(sample)
-    return (
-        sa_select(col(sample.clip_id).label("clip_id"), col(sample.id).label("draft_id"))
-        .join(
-            runs,
-            and_(
-                runs.c.clip_id == col(sample.clip_id),
-                runs.c.config_hash == col(sample.config_hash),
-            ),
-        )
-        .ext(distinct_on(col(sample.clip_id)))
-        .order_by(col(sample.clip_id), rank, col(sample.sample_index), col(sample.id))
-        .subquery("chosen")
-    )
-
-
 def uncertainty() -> ColumnElement[Any]:
     """The ``uncertain`` order's key: the chosen draft's confidence, -1 for none / invalid."""
     scored = and_(col(Draft.status) == DraftStatus.VALID, col(Draft.confidence).is_not(None))
     return case((scored, Draft.confidence), else_=-1.0)
+
+
+def refresh_queue_keys(session: Session) -> int:
+    """Recompute every drafted clip's stored queue key with the rule above, in two UPDATEs;
+    returns the number of clips. For data written without the drafting stage."""
+    drafted = exists().where(col(Draft.clip_id) == Clip.id)
+    result = session.execute(update(Clip).where(drafted).values(chosen_draft_id=chosen_draft_id()))
+    score = (
+        select(uncertainty())
+        .where(col(Draft.id) == Clip.chosen_draft_id)
+        .correlate(Clip)
+        .scalar_subquery()
+    )
+    session.execute(
+        update(Clip).where(col(Clip.chosen_draft_id).is_not(None)).values(queue_confidence=score)
+    )
+    session.flush()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

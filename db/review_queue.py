@@ -3,13 +3,11 @@ and label suggestions; with the adjudicator's view (``db.adjudication``) and the
 plan (``db.team``) re-exported, the one module the review app imports for its data.
 
 Everything the app asks per render is one or two bounded queries (LIMIT/OFFSET for pages,
-a keyset for "next"): no clip list is ever held in Python. The clip's draft is chosen here
-in SQL with the rule of ``db.queries.chosen_draft``: of the newest draft run (config), the
-valid sample marked ``chosen``, else its first valid sample, else its first sample. The
-``oldest`` order walks the primary key and stops at LIMIT; ``uncertain`` has no index to
-walk, so the database computes every candidate's key and sorts: on 50,000 clips (SQLite,
-benchmarks/review_50k.py) 70-80 ms of CPU for a first page or the next clip, 150 ms for a
-page 40,000 deep; wall time is 3-4x that when the 2 cores are shared with load 12.
+a keyset for "next"): no clip list is ever held in Python. The clip's draft is the one
+stored on it (``Clip.chosen_draft_id``, kept by the drafting stage with the rule of
+``db.queries.chosen_draft``; ``refresh_queue_keys`` recomputes it for rows loaded some
+other way). ``oldest`` walks the primary key, ``uncertain`` the index on
+(``Clip.queue_confidence``, id), and both stop at LIMIT.
 """
 
 from __future__ import annotations
@@ -37,7 +35,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from db.adjudication import VERDICT_FIELDS, AdjudicationView, Side, adjudication_view
-from db.draft_sql import chosen_draft_id, chosen_drafts, uncertainty
+from db.draft_sql import refresh_queue_keys
 from db.models import (
     Assignment,
     Clip,
@@ -66,6 +64,7 @@ __all__ = [
     "next_clip",
     "queue_count",
     "queue_page",
+    "refresh_queue_keys",
 ]
 
 STATUSES = ("todo", "mine", "reviewed", "needs_adjudication", "all")
@@ -115,7 +114,7 @@ def _sort_keys(order: QueueOrder | str) -> list[Any]:
     """ORDER BY terms, ties broken by Clip.id. ``oldest`` is Clip.id alone, so SQLite walks
     the primary key and stops at LIMIT instead of sorting every clip."""
     if _order(order) == QueueOrder.UNCERTAIN:
-        return [uncertainty(), col(Clip.id)]
+        return [col(Clip.queue_confidence), col(Clip.id)]  # ix_clip_queue_confidence
     return [col(Clip.id)]
 
 
@@ -178,13 +177,10 @@ def _base(
     """Drafted clips, filtered. Joined to their chosen draft only when the filter or the
     order reads it: otherwise one index probe per clip says it has a draft at all."""
     query = sa_select(*columns).select_from(Clip)
-    if filt.model_id is not None or filt.has_error is not None or _order(order) != "oldest":
-        if dialect == "postgresql":
-            chosen = chosen_drafts()
-            query = query.join(chosen, chosen.c.clip_id == col(Clip.id))
-            query = query.join(Draft, col(Draft.id) == chosen.c.draft_id)
-        else:
-            query = query.join(Draft, col(Draft.id) == chosen_draft_id())
+    if filt.model_id is not None or filt.has_error is not None:
+        query = query.join(Draft, col(Draft.id) == Clip.chosen_draft_id)
+    elif _order(order) != "oldest":
+        query = query.where(col(Clip.queue_confidence).is_not(None))
     else:
         query = query.where(exists().where(col(Draft.clip_id) == Clip.id))
     status = filt.status or "all"
@@ -295,7 +291,7 @@ def _rows(session: Session, annotator_id: int, ids: list[int]) -> list[QueueRow]
             _needs_adjudication(),
         )
         .select_from(Clip)
-        .join(Draft, col(Draft.id) == chosen_draft_id())
+        .join(Draft, col(Draft.id) == Clip.chosen_draft_id)
         .where(col(Clip.id).in_(ids))
     )
     found = {row[0]: row for row in session.execute(query).all()}
@@ -345,11 +341,10 @@ def next_clip(
         current: Any = (after_clip_id,)  # oldest: the id is the whole key
         if len(keys) > 1:
             current = session.execute(
-                sa_select(*keys)
-                .select_from(Clip)
-                .join(Draft, col(Draft.id) == chosen_draft_id())
-                .where(col(Clip.id) == after_clip_id)
+                sa_select(*keys).select_from(Clip).where(col(Clip.id) == after_clip_id)
             ).first()
+            if current is not None and current[0] is None:  # not drafted: from the top
+                current = None
         if current is not None:
             after = query.where(tuple_(*keys) > tuple_(*[literal(v) for v in current]))
             found = session.execute(after.order_by(*keys).limit(1)).scalar()

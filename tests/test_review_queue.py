@@ -47,6 +47,7 @@ from db.review_queue import (
     next_clip,
     queue_count,
     queue_page,
+    refresh_queue_keys,
 )
 from tests.test_postgres import pg_server, pg_url  # noqa: F401  (fixtures: the PostgreSQL server)
 
@@ -181,6 +182,8 @@ def seed(url: str, n: int = N) -> list[int]:
                     )
                 )
             s.flush()
+        # Rows written by hand, not by the drafting stage: store the queue key the stage keeps.
+        refresh_queue_keys(s)
     return ids
 
 
