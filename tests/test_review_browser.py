@@ -163,8 +163,8 @@ def test_clip_page_fits_the_window_and_a_clue_seeks_the_video(served, browser) -
         "() => { const v = document.querySelector('video'); return v && v.readyState >= 1 }",
         timeout=WAIT_MS,
     )
-    accept = page.get_by_role("button", name="Accept")
-    for element in (video, accept, page.get_by_test_id("cue-plot")):
+    buttons = [page.get_by_role("button", name=n) for n in ("Accept", "Save edit", "Skip")]
+    for element in (video, *buttons, page.get_by_test_id("cue-plot")):
         box = element.bounding_box()
         assert box is not None
         assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], box
