@@ -1,7 +1,8 @@
 """``run --workers N`` and ``annotator worker``: N worker processes under one supervisor.
 
-Each worker is a spawned process with its own Runner (models load once per process) that
-claims clips from the queue (``ClipWorker``) and tells the supervisor which clip it holds.
+Each worker is a process (forked from a server that preloaded the pipeline) with its own
+Runner (models load once per process) that claims clips from the queue (``ClipWorker``) and
+tells the supervisor which clip it holds.
 The supervisor enforces the per-clip time limit: a worker past it is killed (SIGKILL: a
 decoder stuck inside FFmpeg cannot be interrupted any other way), its clip failed with code
 ``timeout``, and a fresh worker takes its place. A worker that dies otherwise (killed from
@@ -59,7 +60,11 @@ def run_processes(
 ) -> SupervisorReport:
     """Run ``workers`` worker processes until none is left (each exits when nothing is
     left to claim); replace any that is killed or dies while the queue still has work."""
-    ctx = mp.get_context("spawn")  # no forked copies of database connections or threads
+    # Forked from a server that imported the pipeline once: a worker (or its replacement
+    # after a timeout) starts without paying the imports again, and inherits no database
+    # connection or thread of this process (as a plain fork would).
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["annotator.engines.worker"])
     report = SupervisorReport()
     restarts_left = max_restarts if max_restarts is not None else 3 * workers
     durations: dict[int, float] = {}

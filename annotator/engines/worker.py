@@ -26,7 +26,7 @@ _SPEED_OPTIONS = frozenset({"threads", "concurrency", "n_threads", "cpu_threads"
 @dataclass
 class WorkerSpec:
     """What a worker needs to build its Runner and find its queue (picklable: it crosses to
-    spawned processes and Ray actors)."""
+    worker processes and Ray actors)."""
 
     settings: Settings
     draft: bool = True
