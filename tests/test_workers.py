@@ -397,3 +397,33 @@ def test_follow_picks_up_clips_ingested_later(tmp_path: Path, demo_clip: Path) -
         thread.join(timeout=120)
     assert done == [4] and not thread.is_alive()
     assert [(i.state, i.worker_id) for i in items(settings.db_url)] == [("done", "test:f")] * 2
+
+
+def test_a_stage_row_another_worker_stored_first_is_updated_not_duplicated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race two workers on one clip can have: our look-up misses the row the other
+    committed a moment later, the unique key refuses our insert, the second try updates it."""
+    import annotator.stage_store as stage_store
+
+    settings = Settings.load(home=tmp_path / "home")
+    settings.ensure_home()
+    (clip_id,) = _fake_clips(settings.db_url, 1)
+    store = stage_store.StageStore()
+    store.settings = settings
+    store._save_stage(clip_id, "face", "k", {}, "failed", None, code="other_worker")
+    looks: list[int] = []
+    real = stage_store.stage_run
+
+    def stale_first(session: Any, *key: Any) -> Any:
+        looks.append(1)
+        return None if len(looks) == 1 else real(session, *key)
+
+    monkeypatch.setattr(stage_store, "stage_run", stale_first)
+    store._save_stage(clip_id, "face", "k", {"a": 1}, "done", None)
+    with session_scope(settings.db_url) as session:
+        rows = list(session.exec(select(StageRun)))
+    assert len(looks) == 2
+    assert [(r.stage, r.status, r.config_json, r.error_code) for r in rows] == [
+        ("face", "done", {"a": 1}, None)
+    ]
