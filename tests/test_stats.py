@@ -7,7 +7,6 @@ import hashlib
 import json
 import math
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import krippendorff
@@ -399,10 +398,9 @@ def test_cli_json_and_self_contained_html(tmp_path: Path) -> None:
     quality = {q["model_id"]: q for q in data["draft_quality"]}
     assert quality["m1"]["acceptance_rate"] == pytest.approx(2 / 6)
     assert (quality["m1"]["label_precision"], quality["m1"]["label_recall"]) == (0.5, 0.5)
-    # One day: example C's 41 annotations (all edited) + the 7 judgements of fill_quality.
-    assert data["acceptance_by_day"] == [
-        {"day": datetime.now(UTC).date().isoformat(), "n_reviewed": 48, "n_accepted": 3}
-    ]
+    # Example C's 41 annotations (all edited) + the 7 judgements of fill_quality, by day.
+    days = data["acceptance_by_day"]
+    assert sum(d["n_reviewed"] for d in days) == 48 and sum(d["n_accepted"] for d in days) == 3
     assert {p["a"] + p["b"] for p in data["pairs"]} >= {"AB", "AC", "AD", "BC", "alicebob"}
     page = out_html.read_text(encoding="utf-8")
     images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
