@@ -27,7 +27,6 @@ then ``value`` is None and ``note`` says why, rather than a made-up 1.0.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from itertools import combinations
@@ -313,7 +312,3 @@ def annotator_pairs(by_clip: dict[int, list[Rating]]) -> list[PairStats]:
             )
         )
     return out
-
-
-def finite_or_none(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else x
