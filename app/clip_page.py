@@ -22,6 +22,7 @@ from app.logic import (
     FormValues,
     ReviewValidationError,
     clean_labels,
+    cue_markdown,
     decide,
     marked_clues,
     md_escape,
@@ -192,7 +193,7 @@ def clip_page(url: str, home: Path, user: User, clip_id: int) -> None:
             st.warning(f"video file not found at {md_escape(clip.source_uri)}")
         cue_timeline(timeline.payload(links), key=f"timeline-{clip_id}")
         with st.expander("Cue text"):
-            st.text(cue.readable_text if cue is not None else "No cue text for this clip.")
+            st.markdown(cue_markdown(cue.readable_text) if cue else "No cue text for this clip.")
         show_clues(draft)
     with right:
         show_draft(draft)

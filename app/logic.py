@@ -237,3 +237,34 @@ def marked_clues(text: str | None, ungrounded: list[str] | None) -> str:
         for clue in split_clues(text)
     ]
     return " ".join(parts) or "-"
+
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+_BULLET = re.compile(r"^(\s*)([-*]|\d+\.)\s+(.*)$")
+
+
+def cue_markdown(text: str) -> str:
+    """The textualizer's readable cue text as markdown that keeps only its own structure
+    (headings, bullets, **bold** spans); everything else, transcript words included, is
+    escaped, so ASR output cannot add links, HTML or directives."""
+
+    def inline(part: str) -> str:
+        spans = part.split("**")
+        if len(spans) % 2 == 0:  # an unpaired **: no bold at all
+            return md_escape(part)
+        return "".join(
+            f"**{md_escape(s)}**" if i % 2 and s.strip() else md_escape(s)
+            for i, s in enumerate(spans)
+        )
+
+    lines = []
+    for line in (text or "").splitlines():
+        heading, bullet = _HEADING.match(line), _BULLET.match(line)
+        if heading:
+            lines.append(f"**{md_escape(heading.group(2))}**")
+        elif bullet:
+            indent = "  " * (len(bullet.group(1)) // 2)
+            lines.append(f"{indent}- {inline(bullet.group(3))}")
+        else:
+            lines.append(inline(line))
+    return "  \n".join(lines)  # hard breaks: the text's own line structure

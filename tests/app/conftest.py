@@ -26,6 +26,7 @@ from db.models import (
     ReviewEvent,
     Role,
 )
+from db.review_queue import refresh_queue_keys
 
 APP = Path(__file__).resolve().parents[2] / "app" / "review.py"
 VIDEO = (
@@ -222,6 +223,8 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Db:
                 error_message="draft_parse_error: expected a JSON object",
             )
         )
+        s.flush()
+        refresh_queue_keys(s)  # what the drafting stage stores on the clip for the queue
         s.commit()
         assert draft.id is not None
         draft_id = draft.id

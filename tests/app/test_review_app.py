@@ -11,7 +11,7 @@ from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from app.auth import PermissionDenied, hash_token
-from app.logic import md_escape, queue_label
+from app.logic import cue_markdown, md_escape, queue_label
 from app.saving import save
 from app.signin import User
 from db.models import Annotator, Assignment, ReviewStatus
@@ -362,3 +362,14 @@ def test_queue_filters_orders_and_pages(db: Db, monkeypatch: pytest.MonkeyPatch)
     at.sidebar.button(key="q_next").click().run()
     assert queue(at) == [good]
     assert "page 2 of 2" in texts(at.sidebar.caption)
+
+
+def test_cue_text_keeps_its_structure_and_escapes_the_rest() -> None:
+    text = '## Cues: a.mp4\n**Missing:** none\n- AU12 (67%)\nTranscript:\n"[x](http://e) <b>"'
+    assert cue_markdown(text).split("  \n") == [
+        "**Cues\\: a\\.mp4**",
+        "**Missing\\:** none",
+        "- AU12 \\(67%\\)",
+        "Transcript\\:",
+        '"\\[x\\]\\(http\\://e\\) \\<b\\>"',
+    ]
