@@ -18,10 +18,16 @@ landmarker (VIDEO mode keeps per-stream state) and closes it when done.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import math
+import os
+import re
+import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -91,6 +97,50 @@ def load_model() -> bytes:
         return _MODEL_BYTES[key]
 
 
+#: What MediaPipe's C++ (absl) and TFLite print when a graph starts: warning and info
+#: lines (``W0000 00:00:1796024060.739137 22009 face_landmarker_graph.cc:181] ...``), the
+#: XNNPACK notice and absl's "before InitGoogle()" line. E and F lines are not matched.
+_NATIVE_NOISE = re.compile(
+    rb"^(?:[WI]\d{4} [\d:.]+ +\d+ [\w.-]+:\d+\] "
+    rb"|INFO: Created TensorFlow Lite XNNPACK delegate"
+    rb"|WARNING: Logging before InitGoogle\(\) is written to STDERR)"
+)
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet_native_logs() -> Iterator[None]:
+    """Drop MediaPipe's start-up warning/info lines from stderr, keep everything else.
+
+    The usual switches (``GLOG_minloglevel``, ``GOOGLE_STDERRTHRESHOLD``,
+    ``TF_CPP_MIN_LOG_LEVEL``, set before the import) change nothing with mediapipe 1.2:
+    absl writes to stderr unfiltered before ``InitializeLog``, which the wheel never
+    calls. So file descriptor 2 goes to a temporary file while a landmarker starts,
+    and every line but the ``_NATIVE_NOISE`` ones is written back afterwards: errors
+    (``E``/``F`` lines) and other threads' output in that window are kept, only later.
+    """
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no fd 2 to redirect: leave the output alone
+            yield
+            return
+        with tempfile.TemporaryFile() as tmp:
+            os.dup2(tmp.fileno(), 2)
+            try:
+                yield
+            finally:
+                with contextlib.suppress(OSError, ValueError):
+                    sys.stderr.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
+                tmp.seek(0)
+                kept = b"".join(line for line in tmp if not _NATIVE_NOISE.match(line))
+                while kept:
+                    kept = kept[os.write(2, kept) :]
+
+
 def _landmarker(model: bytes, max_faces: int) -> Any:
     try:
         from mediapipe.tasks.python import BaseOptions, vision
@@ -105,7 +155,8 @@ def _landmarker(model: bytes, max_faces: int) -> Any:
         output_face_blendshapes=True,
         output_facial_transformation_matrixes=True,
     )
-    return vision.FaceLandmarker.create_from_options(options)
+    with quiet_native_logs():
+        return vision.FaceLandmarker.create_from_options(options)
 
 
 @register("face", "mediapipe")
@@ -182,7 +233,11 @@ class MediaPipeFaceBackend:
                 stamp = max(round(frame.time_s * 1000), last_ms + 1)
                 last_ms = stamp
                 image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
-                result = landmarker.detect_for_video(image, stamp)
+                if not rows:  # the graph's threads start on the first frame and log
+                    with quiet_native_logs():
+                        result = landmarker.detect_for_video(image, stamp)
+                else:
+                    result = landmarker.detect_for_video(image, stamp)
                 boxes = [_box(face, w, h) for face in result.face_landmarks]
                 target = tracker.choose(boxes, frame.time_s)
                 row: dict[str, Any] = {"time_s": frame.time_s, "n_faces": len(boxes)}
