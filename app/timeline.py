@@ -34,5 +34,9 @@ _timeline = st.components.v2.component("mer_cue_timeline", css=CSS, js=JS)
 
 
 def cue_timeline(payload: dict[str, Any], key: str) -> None:
-    """Mount the timeline for one clip (``Timeline.payload``)."""
+    """Mount the timeline for one clip (``Timeline.payload``); a line when there is nothing
+    to draw (no cue series stored, no clue)."""
+    if not any(payload[k] for k in ("aus", "pitch", "loudness", "events", "words", "clues")):
+        st.caption("No cue series stored for this clip.")
+        return
     _timeline(key=key, data=payload, height="content")

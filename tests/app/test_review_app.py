@@ -237,6 +237,7 @@ def test_invalid_draft_shows_raw_output_and_an_empty_form(db: Db) -> None:
     assert "draft\\_parse\\_error\\: expected a JSON object" in texts(at.error)
     assert [c.value for c in at.code] == ["not json"]
     assert "video file not found at" in texts(at.warning)
+    assert "No cue series stored for this clip." in texts(at.caption)
     assert by_label(at.text_area, "Caption").value == ""
     click(at, "Accept")  # nothing valid to accept
     assert "no valid draft" in texts(at.error)
