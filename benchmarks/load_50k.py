@@ -109,15 +109,29 @@ def build_child(url: str, n: int) -> dict[str, Any]:
 
 def queries_child(url: str, n: int, repeat: int) -> dict[str, Any]:
     """In-process timings of what `status` and the review app ask the database."""
+    from collections import Counter
+
+    from sqlmodel import select
+
     from benchmarks.common import maxrss_mib
-    from db import session_scope
+    from db import Clip, Draft, IngestFailure, Review, StageRun, session_scope
     from db.queries import review_queue, status_counts
     from db.review_queue import QueueFilter, next_clip, queue_count, queue_page
+
+    def status_counts_before(s: Any) -> int:
+        """status_counts as it was before it grouped in SQL: every row's status into Python."""
+        clips = Counter(s.exec(select(Clip.status)).all())
+        Counter(s.exec(select(StageRun.error_code)).all())
+        s.exec(select(IngestFailure)).all()
+        Counter(s.exec(select(Review.status)).all())
+        Counter(s.exec(select(Draft.status)).all())
+        return sum(clips.values())
 
     me = 2  # "ben", one of the four annotators the corpus has
     todo = QueueFilter("todo")
     cases = {
         "status_counts": lambda s: sum(status_counts(s)["clips"].values()),
+        "status_counts before (one row per clip/run/draft/review)": status_counts_before,
         "queue_page todo oldest (first 50)": lambda s: len(
             queue_page(s, me, todo, "oldest", 0, 50)
         ),
@@ -130,15 +144,17 @@ def queries_child(url: str, n: int, repeat: int) -> dict[str, Any]:
     }
     figures: dict[str, Any] = {}
     for name, fn in cases.items():
-        times, result = [], None
+        times, cpu, result = [], [], None
         for _ in range(repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             with session_scope(url) as s:
                 result = fn(s)
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
         figures[name] = {
             "median_ms": round(statistics.median(times), 1),
             "max_ms": round(max(times), 1),
+            "cpu_ms_median": round(statistics.median(cpu), 1),  # this process only
             "result": result,
         }
     figures["process_peak_rss_mib"] = round(maxrss_mib(), 1)

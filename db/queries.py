@@ -329,15 +329,18 @@ def status_counts(session: Session) -> dict[str, Any]:
         rows = session.exec(select(column, func.count()).group_by(column)).all()
         return {key: n for key, n in rows if key is not None}
 
-    stage_rows = session.exec(
-        select(StageRun.stage, StageRun.status, func.count()).group_by(
-            StageRun.stage, StageRun.status
+    stage_rows = session.exec(  # one pass over the stage runs gives stages and their errors
+        select(StageRun.stage, StageRun.status, StageRun.error_code, func.count()).group_by(
+            StageRun.stage, StageRun.status, col(StageRun.error_code)
         )
     ).all()
     stages: dict[str, dict[str, int]] = {}
-    for stage, status, n in stage_rows:
-        stages.setdefault(stage, {})[status] = n
-    errors = Counter(grouped(StageRun.error_code))
+    errors: Counter[str] = Counter()
+    for stage, status, code, n in stage_rows:
+        by_status = stages.setdefault(stage, {})
+        by_status[status] = by_status.get(status, 0) + n
+        if code is not None:
+            errors[code] += n
     errors.update(grouped(IngestFailure.error_code))
     ingest_failures = session.exec(
         select(IngestFailure.path, IngestFailure.error_message).order_by(col(IngestFailure.id))
