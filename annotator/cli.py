@@ -363,7 +363,22 @@ app.command("push-to-hub")(push_to_hub)
 
 
 def main() -> None:
-    app()
+    """The ``annotator`` command. A database lost in the middle of a command (a stopped one
+    fails earlier, in ``settings_for``) ends in one line, not a traceback; driver messages
+    name the host, never the password."""
+    from sqlalchemy.exc import OperationalError
+
+    from annotator.cli_common import fail
+    from db.engine import DatabaseUnavailableError
+
+    try:
+        app()
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        try:
+            fail(DatabaseUnavailableError(f"lost the database during the command: {reason}"))
+        except typer.Exit as stop:
+            sys.exit(stop.exit_code)
 
 
 if __name__ == "__main__":

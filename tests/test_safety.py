@@ -357,12 +357,32 @@ def test_an_unreachable_label_studio_is_one_line_naming_it(tmp_path: Path) -> No
     assert f"@127.0.0.1:{port}" in lines[0] and "key-0d1e" not in out.stdout + out.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="annotator/labelstudio/client.py prints --url with its userinfo; asked in "
-    "notes/requests.md to use annotator.safety.mask_url (remove this mark then)",
-)
 def test_an_unreachable_label_studio_url_is_printed_masked(tmp_path: Path) -> None:
     out, port = _ls_push_unreachable(tmp_path)
     assert f"http://admin:***@127.0.0.1:{port}" in out.stderr
     assert "pw-9f3" not in out.stdout + out.stderr
+
+
+def test_a_database_lost_mid_command_is_one_line_not_a_traceback() -> None:
+    """``main()`` turns an OperationalError escaping a command (the server went away after
+    the command had opened it) into one line with the code and exit status 1."""
+    script = (
+        "import sys\n"
+        "from sqlalchemy.exc import OperationalError\n"
+        "import annotator.cli as cli\n"
+        "@cli.app.command('boom')\n"
+        "def boom() -> None:\n"
+        "    raise OperationalError('SELECT 1', {}, Exception("
+        "'server closed the connection unexpectedly\\nmore'))\n"
+        "sys.argv = ['annotator', 'boom']\n"
+        "cli.main()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, out.stderr
+    assert "lost the database during the command: server closed the connection" in lines[0]
+    assert "(db_unavailable)" in lines[0]

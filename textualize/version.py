@@ -11,4 +11,4 @@ drafts can say which wording the LLM saw.
 Pure refactors that leave every output byte-identical do not bump it.
 """
 
-TEXTUALIZER_VERSION = "2.0"
+TEXTUALIZER_VERSION = "2.1"

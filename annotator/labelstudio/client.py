@@ -72,7 +72,9 @@ class LabelStudio:
         import httpx
         from label_studio_sdk.core.api_error import ApiError
 
-        url = self.connection.url
+        from annotator.safety import mask_url
+
+        url = mask_url(self.connection.url)  # a password in --url is never printed
         try:
             return fn(*args, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout) as exc:
