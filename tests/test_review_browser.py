@@ -13,8 +13,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from annotator.pipeline import Runner
 from db import Annotator, Review, ReviewEvent, session_scope
 from db.models import Assignment, ReviewStatus, Role
 from db.queries import ReviewInput, save_review
+from tests.servers import free_port, wait_streamlit_healthy
 from tests.test_pipeline import VALID_DRAFT, scripted
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -35,26 +34,6 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 VIEWPORT = {"width": 1400, "height": 900}
 WAIT_MS = 30_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(url: str, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"review server exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as resp:
-                if resp.read() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"review server not healthy after {seconds} s")
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +58,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings,
             s.flush()
             s.add(Assignment(clip_id=1, annotator_id=person.id))  # type: ignore[arg-type]
         s.add(Annotator(name="judge", role=Role.ADJUDICATOR))
-    port = _free_port()
+    port = free_port()
     log = (home / "server.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "annotator.cli", "review", "--home", str(home), "--port", str(port)],
@@ -88,7 +67,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, server)
+        wait_streamlit_healthy(url, server)
         yield settings, url
     finally:
         server.terminate()

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from sqlmodel import select
 
 from db import Clip, Draft, Review, ReviewStatus, session_scope
 from db.queries import ReviewInput, save_review
+from tests.servers import free_port, wait_streamlit_healthy
 from tests.test_drafting_openai import GOOD, Stub
 from tests.test_postgres import pg_server, pg_url  # noqa: F401  (fixtures)
 
@@ -172,26 +172,6 @@ def test_every_variable_compose_and_make_secrets_set_is_documented_in_the_readme
 # ---- the same services, started directly ---------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(url: str, server: subprocess.Popen[str], seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"review app exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as resp:
-                if resp.read() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"review app not healthy after {seconds} s")
-
-
 @pytest.fixture
 def stack(pg_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:  # noqa: F811
     """PostgreSQL (fresh database), the URL in a 0600 secret file, the review app serving."""
@@ -204,7 +184,7 @@ def stack(pg_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:  # noqa: F81
         "ANNOTATOR_DB_URL_FILE": str(secret),
         "ANNOTATOR_HOME": str(tmp_path / "data"),
     }
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "review.log").open("w")
     argv = ["review", "--address", "127.0.0.1", "--port", str(port)]
     review = subprocess.Popen(
@@ -212,7 +192,7 @@ def stack(pg_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:  # noqa: F81
         stdout=log, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT,
     )  # fmt: skip
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}", review)
+        wait_streamlit_healthy(f"http://127.0.0.1:{port}", review)
         yield {"url": url, "env": env, "port": port, "log": tmp_path / "review.log"}
     finally:
         review.terminate()
