@@ -92,13 +92,15 @@ def test_invalid_samples_lower_agreement_and_are_never_chosen() -> None:
 
 
 def test_review_ui_marks_exactly_the_ungrounded_clues() -> None:
-    from app.logic import UNGROUNDED_MARK, marked_clues
+    from app.logic import UNGROUNDED_MARK, marked_clues, md_escape
 
     result = ground(DRAFT, CUE_TEXT)
     shown = marked_clues(DRAFT["visual_clues"], result.ungrounded)
     assert shown.count(UNGROUNDED_MARK) == 1
-    assert f":orange[{UNGROUNDED_MARK} The eyes look teary.]" in shown
-    assert shown.startswith("AU12 lip corners pulled up strongly near 10.6 s.")
+    # model text is shown escaped (literal markdown): "10\.6 s\."
+    assert f":orange[{UNGROUNDED_MARK} {md_escape('The eyes look teary.')}]" in shown
+    assert shown.startswith(md_escape("AU12 lip corners pulled up strongly near 10.6 s."))
+    assert "\\." in shown  # escaping really happened
     assert marked_clues(None, []) == "-"
 
 
