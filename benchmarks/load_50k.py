@@ -8,8 +8,8 @@ five stages a clip, 1% failed with error codes, and 100 ingest failures), then t
   process each (wall ms and that process's peak RSS, from ``os.wait4``), beside ``annotator
   status`` on an empty database (the CLI's start-up alone);
 * in one child process: ``db.queries.status_counts``, the review app's queue
-  (``db.review_queue.queue_page``/``queue_count``/``next_clip``) and the older
-  ``db.queries.review_queue`` (which loads every drafted clip), median and worst of --repeat.
+  (``db.review_queue.queue_page``/``queue_count``/``next_clip``), median and worst of
+  --repeat.
 
 This parent imports nothing heavy: Linux carries a parent's RSS high-water mark into a child's
 ``ru_maxrss``, so building or querying happens in children (benchmarks/common.py).
@@ -115,7 +115,7 @@ def queries_child(url: str, n: int, repeat: int) -> dict[str, Any]:
 
     from benchmarks.common import maxrss_mib
     from db import Clip, Draft, IngestFailure, Review, StageRun, session_scope
-    from db.queries import review_queue, status_counts
+    from db.queries import status_counts
     from db.review_queue import QueueFilter, next_clip, queue_count, queue_page
 
     def status_counts_before(s: Any) -> int:
@@ -140,7 +140,6 @@ def queries_child(url: str, n: int, repeat: int) -> dict[str, Any]:
         ),
         "queue_count todo": lambda s: queue_count(s, me, todo),
         "next_clip todo oldest": lambda s: next_clip(s, me, todo, "oldest", n // 2),
-        "db.queries.review_queue (old, loads every drafted clip)": lambda s: len(review_queue(s)),
     }
     figures: dict[str, Any] = {}
     for name, fn in cases.items():

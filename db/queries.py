@@ -296,29 +296,6 @@ def save_review(
     return review
 
 
-def review_queue(
-    session: Session, include_reviewed: bool = False, by_confidence: bool = False
-) -> list[Clip]:
-    """Drafted clips, unreviewed first, in ingest order; ``by_confidence``: least confident
-    chosen draft first (invalid or unscored drafts first of all), then ingest order."""
-    drafted = select(Draft.clip_id).distinct()
-    clips = list(
-        session.exec(select(Clip).where(col(Clip.id).in_(drafted)).order_by(col(Clip.id))).all()
-    )
-    if by_confidence:
-        confidence: dict[int | None, float] = {}
-        for clip in clips:
-            draft = chosen_draft(session, clip.id) if clip.id is not None else None
-            is_valid = draft is not None and draft.status == DraftStatus.VALID
-            value = draft.confidence if is_valid and draft is not None else None
-            confidence[clip.id] = -1.0 if value is None else value
-        clips.sort(key=lambda c: (confidence[c.id], c.id or 0))
-    reviewed = set(session.exec(select(Review.clip_id)).all())
-    todo = [c for c in clips if c.id not in reviewed]
-    done = [c for c in clips if c.id in reviewed]
-    return todo + done if include_reviewed else todo
-
-
 def status_counts(session: Session) -> dict[str, Any]:
     """Counts for ``annotator status``: clips by status, stages by outcome, errors by code.
 

@@ -16,7 +16,8 @@ from annotator.drafting.consistency import similarity
 from annotator.ingest import ingest
 from annotator.pipeline import Runner
 from db import Clip, CueRecord, CueTextRecord, Draft, StageRun, session_scope
-from db.queries import chosen_draft, review_queue
+from db.queries import annotator_id, chosen_draft
+from db.review_queue import QueueFilter, QueueOrder, queue_page
 from extractors.errors import AnnotatorError
 from tests.test_pipeline import VALID_DRAFT, ScriptedDrafter, scripted
 
@@ -173,8 +174,9 @@ def test_drafts_go_in_one_batch_and_a_failed_request_fails_its_clip_only(
     assert first.status == "failed" and first.errors == [("server_error", "503 from the server")]
     assert second.draft_status == "valid" and second.status in ("done", "partial")
     with session_scope(settings.db_url) as session:
-        queue = [c.name for c in review_queue(session, by_confidence=True)]
-    assert queue == ["other.mp4"]
+        me = annotator_id(session, "alice")
+        rows = queue_page(session, me, QueueFilter(status="todo"), QueueOrder.UNCERTAIN)
+    assert [r.name for r in rows] == ["other.mp4"]  # the failed clip has no draft to review
 
 
 def test_hints_are_marked_in_the_cue_text_and_switchable(settings, demo_clip: Path) -> None:  # type: ignore[no-untyped-def]
