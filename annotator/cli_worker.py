@@ -52,7 +52,7 @@ def run_parallel(
     """Enqueue the clips, run the workers (processes or Ray actors), print the summary; the
     RunResult, or None when it could not start (message printed)."""
     from annotator.engines.worker import WorkerSpec, queue_key
-    from annotator.pipeline import RunResult
+    from annotator.pipeline import RunResult, close_job
     from annotator.work_queue import WorkQueue
 
     chosen = clip_ids(settings, clips)
@@ -90,7 +90,7 @@ def run_parallel(
     else:
         _run_local(spec, queue, total, opts["workers"], opts["clip_timeout"])
     result = RunResult(job_id=spec.job_id, outcomes=queue.outcomes(ids))
-    _close_job(settings, result)
+    close_job(settings.db_url, result.job_id, result, n_clips=len(result.outcomes))
     _print_run_summary(result)
     left = queue.unfinished()
     if left:  # every worker died (restarts spent): say so, never exit 0
@@ -129,20 +129,3 @@ def _open_job(settings: Settings, command: str, config: dict[str, Any], n_clips:
         session.flush()
         assert job.id is not None
         return job.id
-
-
-def _close_job(settings: Settings, result: Any) -> None:
-    from db import Job, session_scope
-    from db.models import utcnow
-
-    counts = result.counts()
-    with session_scope(settings.db_url) as session:
-        job = session.get(Job, result.job_id)
-        assert job is not None
-        job.n_clips = len(result.outcomes)
-        job.n_done = counts.get("done", 0)
-        job.n_partial = counts.get("partial", 0)
-        job.n_failed = counts.get("failed", 0)
-        job.errors_json = dict(result.error_codes())
-        job.finished_at = utcnow()
-        session.add(job)

@@ -192,17 +192,7 @@ class Runner(StageStore):
                 batch = []
         self._draft_batch(batch, job_id, progress)
         result.outcomes = [outcomes[i] for i in range(len(clips))]
-        counts = result.counts()
-        with session_scope(settings.db_url) as session:
-            job_row = session.get(Job, job_id)
-            assert job_row is not None
-            job = job_row
-            job.n_done = counts.get("done", 0)
-            job.n_partial = counts.get("partial", 0)
-            job.n_failed = counts.get("failed", 0)
-            job.errors_json = dict(result.error_codes())
-            job.finished_at = utcnow()
-            session.add(job)
+        close_job(settings.db_url, job_id, result)
         return result
 
     # -- one clip
@@ -458,3 +448,23 @@ def _with_cpu_threads(
     if "cpu_threads" not in params:
         return options
     return {**options, "cpu_threads": budget.audio}
+
+
+def close_job(
+    db_url: str, job_id: int | None, result: RunResult, n_clips: int | None = None
+) -> None:
+    """Store how a batch went on its Job row (a run's, or a worker's own)."""
+    if job_id is None:
+        return
+    counts = result.counts()
+    with session_scope(db_url) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        if n_clips is not None:
+            job.n_clips = n_clips
+        job.n_done = counts.get("done", 0)
+        job.n_partial = counts.get("partial", 0)
+        job.n_failed = counts.get("failed", 0)
+        job.errors_json = dict(result.error_codes())
+        job.finished_at = utcnow()
+        session.add(job)
