@@ -343,6 +343,52 @@ def test_two_workers_on_sqlite_one_killed(tmp_path: Path, demo_clip: Path) -> No
     _workers_with_one_killed(url, home, demo_clip, tmp_path, 1, 2, 4)
 
 
+def _stage_rows(url: str) -> int:
+    with session_scope(url) as session:
+        return session.exec(select(func.count()).select_from(StageRun)).one()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (killed, not yet reaped by the forkserver) counts as gone.
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().split(") ", 1)[1][:1] != "Z"
+
+
+def test_workers_die_with_their_supervisor(tmp_path: Path, demo_clip: Path) -> None:
+    """`kill -9` of `run --workers` takes its workers down at once: their parent is the
+    forkserver (alive while any worker is), so only a watch on the supervisor can; an
+    orphan would go on extracting and renewing its lease for a run nobody waits for."""
+    home = tmp_path / "home"
+    settings = Settings.load(home=home)
+    settings.ensure_home()
+    ingest(settings, cut_clips(demo_clip, tmp_path / "clips", 4, seconds=6.0))
+    command = [*ANNOTATOR, "run", "--no-draft", "--workers", "2", "--lease", "30"]
+    proc = subprocess.Popen(command, env=cli_env(home), cwd=ROOT)
+    try:
+        held = wait_for(
+            lambda: [i for i in items(settings.db_url) if i.state == WorkState.CLAIMED],
+            150,
+            "a claimed clip",
+        )
+        pids = {int(i.worker_id.rsplit(":", 1)[1]) for i in held}
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        rows = _stage_rows(settings.db_url)
+        # Within a second: a 6-s clip takes its worker longer than that to finish.
+        wait_for(lambda: not any(_alive(p) for p in pids), 1.0, "the workers to die")
+        time.sleep(3.0)  # nothing of the killed run goes on working
+        assert _stage_rows(settings.db_url) == rows
+        assert {i.state for i in items(settings.db_url)} != {"done"}  # it was interrupted
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_clip_timeout_kills_the_worker_and_the_batch_goes_on(
     tmp_path: Path, demo_clip: Path
 ) -> None:

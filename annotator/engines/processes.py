@@ -13,25 +13,23 @@ lease to run out, then any worker takes it over.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import multiprocessing as mp
 import os
+import select
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any
 
 from annotator.engines.worker import ClipWorker, WorkerSpec
 from annotator.work_queue import Claim, WorkQueue, clip_time_limit
 
 log = logging.getLogger(__name__)
-
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -71,7 +69,9 @@ def run_processes(
 
     def start() -> _Child:
         parent, child = ctx.Pipe(duplex=False)
-        process = ctx.Process(target=_child_main, args=(spec, child), name="annotator-worker")
+        process = ctx.Process(
+            target=_child_main, args=(spec, child, os.getpid()), name="annotator-worker"
+        )
         process.start()
         child.close()
         report.started += 1
@@ -136,9 +136,9 @@ def _kill(child: _Child) -> None:
     child.conn.close()
 
 
-def _child_main(spec: WorkerSpec, conn: Connection) -> None:
+def _child_main(spec: WorkerSpec, conn: Connection, supervisor_pid: int) -> None:
     """A worker process: dies with its supervisor, claims until nothing is left."""
-    _die_with_parent()
+    _die_with_supervisor(supervisor_pid)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
     def tell(claim: Claim | None) -> None:
@@ -151,13 +151,34 @@ def _child_main(spec: WorkerSpec, conn: Connection) -> None:
     conn.close()
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this process when its supervisor dies (killed with -9 it cannot
-    stop us), so no orphan keeps renewing a lease for work nobody waits for."""
-    if not sys.platform.startswith("linux"):
+def _die_with_supervisor(supervisor_pid: int) -> None:
+    """SIGKILL this process as soon as its supervisor dies (killed with -9 it cannot stop
+    us), so no orphan goes on working and renewing a lease for a run nobody waits for.
+
+    The worker's parent is the forkserver, not the supervisor, and the forkserver lives as
+    long as any worker does, so ``PR_SET_PDEATHSIG`` alone never fires: a daemon thread
+    waits on a pidfd of the supervisor (Linux), or polls its pid elsewhere.
+    """
+    threading.Thread(
+        target=_wait_then_die, args=(supervisor_pid,), name="supervisor-watch", daemon=True
+    ).start()
+
+
+def _wait_then_die(pid: int) -> None:
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os.kill(os.getpid(), signal.SIGKILL)  # gone before we looked
         return
-    with contextlib.suppress(OSError, AttributeError):
-        libc: Any = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() == 1:  # the parent died before the call took effect
-            os._exit(1)
+    except (OSError, AttributeError):  # no pidfd (not Linux, old kernel): poll the pid
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:
+                pass
+            time.sleep(0.5)
+    else:
+        select.select([fd], [], [])  # readable once the process has exited
+    os.kill(os.getpid(), signal.SIGKILL)
