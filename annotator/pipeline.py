@@ -101,7 +101,13 @@ class Runner(StageStore):
         # side with its own thread budget so the two do not oversubscribe the machine.
         self.threads = thread_budget(parallel_stages)
         self.face = registry.create("face", settings.face_backend, **settings.face_options)
-        self.voice = registry.create("voice", settings.voice_backend, **settings.voice_options)
+        self.voice = registry.create(
+            "voice",
+            settings.voice_backend,
+            **_with_cpu_threads(
+                "voice", settings.voice_backend, settings.voice_options, self.threads
+            ),
+        )
         self.speech = registry.create(
             "speech",
             settings.speech_backend,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,9 @@ MIN_SAMPLES = AUDIO_SAMPLE_RATE // 10
 #: Long audio goes to openSMILE in pieces this long, with this much context each side.
 LLD_CHUNK_S = 60.0
 LLD_OVERLAP_S = 1.0
+
+#: Pieces cut for threads are no shorter than this (each call costs some set-up).
+MIN_THREAD_CHUNK_S = 5.0
 
 _SMILE_CACHE: dict[tuple[str, str], Any] = {}
 
@@ -90,6 +94,7 @@ def low_level_descriptors(
     feature_set: str = FEATURE_SET,
     chunk_s: float | None = None,
     overlap_s: float | None = None,
+    threads: int = 1,
 ) -> pd.DataFrame:
     """One row per 10 ms frame: ``time_s`` (frame start) then the 25 eGeMAPSv02 LLDs.
 
@@ -98,26 +103,47 @@ def low_level_descriptors(
     ``overlap_s`` of context on both sides; only the frames that start inside a
     piece are kept, so the pitch tracker and smoothing see the same neighbours as in
     one call and the frame grid (multiples of 10 ms) is unchanged.
+
+    With ``threads`` > 1 the pieces are cut shorter (at least ``MIN_THREAD_CHUNK_S``)
+    so that every thread gets one, and run side by side: openSMILE runs in native code
+    with the GIL released, and each call has its own openSMILE instance.
     """
     chunk_s = LLD_CHUNK_S if chunk_s is None else chunk_s
     overlap_s = LLD_OVERLAP_S if overlap_s is None else overlap_s
     sr = AUDIO_SAMPLE_RATE
-    step, pad = round(chunk_s * sr), round(overlap_s * sr)
+    hop = round(HOP_S * sr)  # cuts on the frame grid: every piece's frames stay on it
+    step = _on_grid(chunk_s * sr, hop)
+    pad = _on_grid(overlap_s * sr, hop)
+    if threads > 1:
+        per_thread = _on_grid(math.ceil(signal.size / threads), hop)
+        step = min(step, max(per_thread, _on_grid(MIN_THREAD_CHUNK_S * sr, hop)))
     if signal.size <= step + pad:
         frames = _lld_once(signal, feature_set)
     else:
-        parts = []
-        for start in range(0, signal.size, step):
+
+        def piece(start: int) -> pd.DataFrame:
             lo = max(0, start - pad)
             part = _lld_once(signal[lo : start + step + pad], feature_set)
             part["time_s"] += lo / sr
             keep = (part["time_s"] >= start / sr - 1e-6) & (
                 part["time_s"] < (start + step) / sr - 1e-6
             )
-            parts.append(part[keep])
+            return part[keep]
+
+        starts = range(0, signal.size, step)
+        if threads > 1:
+            with ThreadPoolExecutor(threads, thread_name_prefix="opensmile") as pool:
+                parts = list(pool.map(piece, starts))
+        else:
+            parts = [piece(start) for start in starts]
         frames = pd.concat(parts, ignore_index=True)
     frames["time_s"] = np.round(frames["time_s"].to_numpy(float), 3)
     return frames
+
+
+def _on_grid(samples: float, hop: int) -> int:
+    """``samples`` rounded up to a whole number of frame hops."""
+    return max(hop, math.ceil(samples / hop) * hop)
 
 
 def functionals(signal: np.ndarray, feature_set: str = FEATURE_SET) -> dict[str, float | None]:

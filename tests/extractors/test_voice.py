@@ -421,3 +421,20 @@ def test_lld_in_chunks_equal_one_call(sample_clip: ClipMedia) -> None:
     assert (whole["time_s"].to_numpy() == pieces["time_s"].to_numpy()).all()
     for col in (F0_COL, LOUDNESS_COL, "jitterLocal_sma3nz", "F1frequency_sma3nz"):
         assert np.allclose(whole[col], pieces[col], atol=1e-4, equal_nan=True), col
+
+
+def test_lld_on_threads_equal_one_call(sample_clip: ClipMedia) -> None:
+    """Pieces run side by side on threads (cut at 15 s here) give the frames of one call,
+    every column, NaN where one call has NaN; so the thread count stays out of the stage
+    key."""
+    from extractors.voice import lld
+    from extractors.voice.opensmile_backend import OpenSmileVoiceBackend
+
+    signal = lld.clean_signal(sample_clip.audio())
+    whole = lld.low_level_descriptors(signal)
+    threaded = lld.low_level_descriptors(signal, threads=2)
+    assert list(threaded.columns) == list(whole.columns) and len(whole) > 2900
+    for col in whole.columns:
+        assert np.allclose(whole[col], threaded[col], atol=1e-4, equal_nan=True), col
+    hashes = {OpenSmileVoiceBackend(cpu_threads=n).config_hash() for n in (0, 1, 2)}
+    assert len(hashes) == 1
