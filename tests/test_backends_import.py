@@ -105,3 +105,24 @@ def test_layering_db_imports_only_the_error_module_of_ours() -> None:
 def test_modules_import_without_side_effects() -> None:
     for name in ["annotator.cli", "annotator.pipeline", "annotator.export", "db.queries"]:
         importlib.import_module(name)
+
+
+def test_cli_help_loads_no_data_or_model_library() -> None:
+    """`annotator --help` (and so every command's start-up) imports neither pandas nor
+    numpy nor a model runtime: they cost seconds and a command needs them only when it
+    works on media or data (``annotator.drafting`` loads its names lazily for this)."""
+    code = (
+        "import sys\n"
+        "sys.argv = ['annotator', '--help']\n"
+        "import annotator.cli as cli\n"
+        "try:\n"
+        "    cli.app()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ['pandas', 'numpy', 'torch', 'mediapipe', 'av', 'opensmile', 'ctranslate2']\n"
+        "print('LOADED', [m for m in heavy if m in sys.modules])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Usage: annotator" in proc.stdout
+    assert proc.stdout.splitlines()[-1] == "LOADED []"
