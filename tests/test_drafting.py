@@ -65,27 +65,49 @@ def test_decoding_schema_bounds_numbers_to_steps() -> None:
 def test_prompt_names_missing_modalities() -> None:
     messages = build_messages("Visual cues:\n- none", {"face": "no video stream"})
     assert messages[0]["role"] == "system"
-    assert "Missing modalities: face (no video stream)." in messages[1]["content"]
+    assert "Missing modalities: face (no video stream)." in messages[-1]["content"]
     old = build_messages("x", {"face": "no video stream"}, version="mer-caption-1")
     assert "face: no video stream" in old[1]["content"]  # older prompts stay buildable
 
 
 def test_prompt_v2_states_the_scales_and_the_structure() -> None:
-    from annotator.drafting.prompt import EMOTION_PROMPT, PROMPT_VERSION
+    from annotator.drafting.prompt import EMOTION_PROMPT
 
-    assert PROMPT_VERSION == "mer-caption-2"
-    system = build_messages("Visual cues:\n- AU12")[0]["content"]
+    v2 = "mer-caption-2"
+    system = build_messages("Visual cues:\n- AU12", version=v2)[0]["content"]
     assert "-1.0 = very unpleasant/negative, 0 = neutral, +1.0 = very pleasant/positive" in system
     assert "Anger, sadness, fear, disgust and contempt are negative" in system
     assert "0.0 = calm" in system and "1.0 = highly activated" in system
     assert system.index("visual_clues") < system.index("reasoning") < system.index("caption:")
     assert "2-4 sentences" in system and "Do not repeat the reasoning" in system
     assert "AU code" in system and "double quotes" in system
-    user = build_messages("cues")[1]["content"]
+    user = build_messages("cues", version=v2)[1]["content"]
     assert "All modalities are available" in user and EMOTION_PROMPT not in user
-    assert build_messages("cues", emotion_prompt=True)[1]["content"].endswith(EMOTION_PROMPT)
+    assert build_messages("cues", version=v2, emotion_prompt=True)[1]["content"].endswith(
+        EMOTION_PROMPT
+    )
     with pytest.raises(ValueError, match="mer-caption-2"):
         build_messages("cues", version="mer-caption-9")
+
+
+def test_prompt_v3_adds_rules_and_a_worked_example_the_parser_accepts() -> None:
+    """The default: version 2's system prompt and its rules, then the example exchange,
+    then this clip. The example answer must itself be a valid draft: a model imitates it."""
+    from annotator.drafting.prompt import EMOTION_PROMPT, PROMPT_VERSION
+
+    assert PROMPT_VERSION == "mer-caption-3"
+    messages = build_messages("Visual cues:\n- AU04", {"voice": "no audio stream"})
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    system = messages[0]["content"]
+    assert system.startswith(build_messages("x", version="mer-caption-2")[0]["content"])
+    assert "No AU codes, no percentages" in system and "never positive, negative" in system
+    assert "(not this one)" in messages[1]["content"] and "AU04" not in messages[1]["content"]
+    example = parse_draft(messages[2]["content"])
+    assert example.labels[0] == "disappointment" and example.valence < 0
+    clip = messages[3]["content"]
+    assert clip.startswith("Cues for this clip:\nVisual cues:\n- AU04")
+    assert "Missing modalities: transcript" not in clip and "voice (no audio stream)" in clip
+    assert build_messages("cues", emotion_prompt=True)[-1]["content"].endswith(EMOTION_PROMPT)
 
 
 def test_bundled_model_resolves_to_a_gguf_file_in_its_package() -> None:

@@ -278,7 +278,7 @@ def test_a_request_every_mode_rejects_is_one_typed_line_and_changes_no_mode(stub
 
 def test_generate_many_is_concurrent_and_returns_results_in_request_order(stub) -> None:
     def marker(body: dict) -> int:
-        return next(i for i, cue in enumerate(CUES) if cue in body["messages"][1]["content"])
+        return next(i for i, cue in enumerate(CUES) if cue in body["messages"][-1]["content"])
 
     def echo(body: dict) -> Answer:  # the caption names the request it answers
         return (200, {}, completion(json.dumps({**GOOD, "caption": f"clip {marker(body)}"})))

@@ -78,11 +78,13 @@ def test_sharegpt_records_are_cue_card_in_verified_caption_out(data: Home, tmp_p
     records = [json.loads(line) for line in result.path.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in records] == ["greeting", "face only 日本"]  # no unreviewed draft
     greeting = records[0]["conversations"]
-    assert [m["from"] for m in greeting] == ["system", "human", "gpt"]
+    # The prompt's turns as the drafter saw them (system, the worked example, the cue
+    # card), then the verified answer.
+    assert [m["from"] for m in greeting] == ["system", "human", "gpt", "human", "gpt"]
     messages = build_messages(cue_texts["greeting"], None)
-    assert greeting[0]["value"] == messages[0]["content"]
-    assert cue_texts["greeting"].strip() in greeting[1]["value"]
-    answer = json.loads(greeting[2]["value"])
+    assert [m["value"] for m in greeting[:-1]] == [m["content"] for m in messages]
+    assert cue_texts["greeting"].strip() in greeting[3]["value"]
+    answer = json.loads(greeting[-1]["value"])
     assert tuple(answer) == ANSWER_KEYS
     assert answer["caption"] == ADJUDICATED and answer["labels"] == ["happy", "surprised"]
     assert answer["valence"] == 0.6 and answer["visual_clues"] == VALID_DRAFT["visual_clues"]
@@ -102,7 +104,8 @@ def test_preference_pairs_read_as_trl_conversational_dpo(data: Home, tmp_path: P
     assert kinds == [("face only 日本", "sample"), ("face only 日本", "sample"),
                      ("greeting", "edited")]  # fmt: skip
     for record in records:
-        assert [m["role"] for m in record["prompt"]] == ["system", "user"]
+        # the drafter's turns (worked example included), ending on the clip's cue card
+        assert [m["role"] for m in record["prompt"]] == ["system", "user", "assistant", "user"]
         assert [m["role"] for m in record["chosen"]] == ["assistant"]
         assert [m["role"] for m in record["rejected"]] == ["assistant"]
         assert record["chosen"][0]["content"] != record["rejected"][0]["content"]

@@ -89,7 +89,7 @@ def test_every_configuration_loads_back_with_the_reviewed_values(
     assert greeting["visual_clues"] == VALID_DRAFT["visual_clues"]
     assert "hello" in greeting["transcript"].lower() and "Visual cues:" in greeting["cue_text"]
     assert greeting["model_id"] == "scripted-test-model"
-    assert greeting["prompt_version"] == "mer-caption-2"
+    assert greeting["prompt_version"] == "mer-caption-3"
     assert greeting["video"]["path"].startswith("media/") and greeting["video"]["bytes"] is None
     assert (default_export / greeting["video"]["path"]).read_bytes() == (
         data.media / "greeting.mp4"
@@ -148,7 +148,7 @@ def test_the_card_declares_configs_features_provenance_and_agreement(default_exp
     assert video["dtype"] == {"video": {"decode": False}}
     assert infos["reviews"]["splits"][0]["num_examples"] == 5
     assert "face: mediapipe" in text and "voice: opensmile" in text and "faster-whisper" in text
-    assert "scripted-test-model (scripted): 8" in text and "mer-caption-2: 8" in text
+    assert "scripted-test-model (scripted): 8" in text and "mer-caption-3: 8" in text
     assert "Krippendorff's alpha" in text  # annotator.stats.card_summary is installed
     assert "iBUG 300-W" in text and "research and" in text
     assert (default_export / "LICENSE.md").is_file()

@@ -11,11 +11,20 @@ named, clues that cite cue codes (AU numbers, prosody feature names, quoted word
 ``annotator.drafting.grounding`` can check them), and hints read as hints.
 ``emotion_prompt`` appends an EmotionPrompt-style sentence (Li et al. 2023), off by
 default, to be measured.
+
+``mer-caption-3``: version 2's system prompt plus rules for what the bundled 1.5B model
+got wrong (cue lines with their percentages copied into the caption, "positive" or
+"smile" as labels), and one worked example on an invented clip as a prior turn. On the
+demo and the three clear-emotion clips, 3 of its 10 labels were no emotion of the clip,
+against 7 of 10 under version 2; the example's content can leak (the demo's draft said
+"lips pulled down", from the example). README, "Drafting".
 """
 
 from __future__ import annotations
 
-PROMPT_VERSION = "mer-caption-2"
+import json
+
+PROMPT_VERSION = "mer-caption-3"
 
 _SYSTEM_1 = (
     "You are an expert in multimodal emotion recognition. You receive textual cues "
@@ -71,6 +80,52 @@ _SYSTEM_2 = (
     "Answer with one JSON object only."
 )
 
+#: mer-caption-3: what small models got wrong under version 2 (the bundled 1.5B model
+#: copied cue lines with their percentages into the caption and named "positive" as an
+#: emotion), said as rules, and one worked example of the form on an invented clip.
+_RULES_3 = (
+    "Rules for the caption and labels:\n"
+    "- Write as a human annotator would, in plain words about the person: what the face, "
+    "voice and words show and what the person most likely feels. No AU codes, no "
+    "percentages, no frame counts and no copied cue lines in the caption.\n"
+    "- Labels are emotions (e.g. sadness, relief, irritation), never positive, negative "
+    "or neutral sentiment words unless the clip is really neutral.\n"
+    "- When cues conflict (a smile while crying, calm words said in anger), say so and "
+    "say which you trust and why.\n"
+    "- The example below shows the form only: judge this clip's emotion, valence, arousal "
+    "and confidence from its own cues, and call the person the speaker."
+)
+
+#: The worked example (an invented clip, unlike any real one) and its answer.
+_EXAMPLE_CUES_3 = (
+    "Clip: 5.0 s\n"
+    "Visual cues:\n"
+    "- held throughout: AU01 inner brow raiser, pronounced\n"
+    "- AU15 lip corner depressor, slight, 1.0-3.5 s\n"
+    "Acoustic cues:\n"
+    "- speaking rate slow (2.4 syll/s)\n"
+    "- getting quieter over the clip (-1.8 SD)\n"
+    "Transcript:\n"
+    "- [0.3-4.6] I really thought she would call back this time.\n"
+    "Missing: none"
+)
+_EXAMPLE_ANSWER_3 = {
+    "visual_clues": "Raised inner brows held throughout (AU01) and lip corners pulled down "
+    "from 1.0 to 3.5 s (AU15): the classic brow and mouth of sadness.",
+    "acoustic_clues": "Slow speaking rate and a voice that gets quieter: low energy.",
+    "lexical_clues": 'The words "I really thought she would call back this time" tell of a '
+    "hope that was let down.",
+    "reasoning": "Face, voice and words agree on a low-energy, unpleasant state; the words "
+    "point to disappointment rather than grief.",
+    "caption": "The speaker talks slowly and ever more quietly, inner brows raised and the "
+    "corners of the mouth turned down, admitting a hope for a call that did not come. "
+    "The speaker seems disappointed and sad, more resigned than upset.",
+    "labels": ["disappointment", "sadness", "resignation"],
+    "valence": -0.6,
+    "arousal": 0.2,
+    "confidence": 0.7,
+}
+
 _FORMAT_2 = (
     "Return one JSON object with the keys visual_clues, acoustic_clues, lexical_clues, "
     "reasoning, caption, labels, valence, arousal, confidence."
@@ -110,6 +165,24 @@ def build_messages(
     elif version == "mer-caption-2":
         lines = ["Cues for this clip:", prompt_text.strip(), "", _missing_2(missing), _FORMAT_2]
         system = _SYSTEM_2
+    elif version == "mer-caption-3":
+        lines = ["Cues for this clip:", prompt_text.strip(), "", _missing_2(missing), _FORMAT_2]
+        if emotion_prompt:
+            lines.append(EMOTION_PROMPT)
+        example = [
+            "An example of the form, for an invented clip (not this one):",
+            "Cues for this clip:",
+            _EXAMPLE_CUES_3,
+            "",
+            _missing_2(None),
+            _FORMAT_2,
+        ]
+        return [
+            {"role": "system", "content": f"{_SYSTEM_2}\n{_RULES_3}"},
+            {"role": "user", "content": "\n".join(example)},
+            {"role": "assistant", "content": json.dumps(_EXAMPLE_ANSWER_3)},
+            {"role": "user", "content": "\n".join(lines)},
+        ]
     else:
         raise ValueError(f"unknown prompt version {version!r}; known: {', '.join(PROMPTS)}")
     if emotion_prompt:
@@ -120,4 +193,4 @@ def build_messages(
     ]
 
 
-PROMPTS = ("mer-caption-1", "mer-caption-2")
+PROMPTS = ("mer-caption-1", "mer-caption-2", "mer-caption-3")

@@ -59,23 +59,22 @@ def answer(draft: Draft | None, review: Review | None = None) -> str:
     return json.dumps({k: values[k] for k in ANSWER_KEYS}, ensure_ascii=False)
 
 
+#: Chat roles as ShareGPT names them.
+_SHAREGPT_ROLE = {"system": "system", "user": "human", "assistant": "gpt"}
+
+
 def sharegpt_records(items: list[ClipExport]) -> list[dict[str, Any]]:
-    """One conversation per verified clip (system, human: the cue card, gpt: the answer)."""
+    """One conversation per verified clip: the prompt's turns as the drafter saw them
+    (system; the worked example, from mer-caption-3 on; human: the cue card), then gpt:
+    the verified answer."""
     records = []
     for item in items:
         messages = prompt_messages(item)
         if messages is None or not item.verified:
             continue
-        records.append(
-            {
-                "id": item.name,
-                "conversations": [
-                    {"from": "system", "value": messages[0]["content"]},
-                    {"from": "human", "value": messages[1]["content"]},
-                    {"from": "gpt", "value": answer(item.draft, item.final)},
-                ],
-            }
-        )
+        turns = [{"from": _SHAREGPT_ROLE[m["role"]], "value": m["content"]} for m in messages]
+        turns.append({"from": "gpt", "value": answer(item.draft, item.final)})
+        records.append({"id": item.name, "conversations": turns})
     return records
 
 
