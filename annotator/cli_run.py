@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from annotator.cli_common import DbOpt, HomeOpt, console, err, progress_bar, settings_for
 from annotator.config import Settings
+from annotator.drafting.prompt import PROMPT_VERSION, PROMPTS
 
 
 def run(
@@ -101,6 +102,14 @@ def run(
         bool,
         typer.Option("--emotion-prompt", help="Append an EmotionPrompt-style sentence."),
     ] = False,
+    prompt_version: Annotated[
+        str | None,
+        typer.Option(
+            "--prompt-version",
+            help=f"Draft prompt version: {', '.join(PROMPTS)} (default {PROMPT_VERSION}); "
+            "an older one keeps new drafts comparable with earlier ones.",
+        ),
+    ] = None,
     openface_dir: Annotated[
         Path | None, typer.Option(help="Folder of OpenFace CSVs (face=openface).")
     ] = None,
@@ -176,6 +185,10 @@ def _execute(command: str, **opts: Any) -> None:
         opts["parallel_stages"],
         opts["clip_timeout"],
     )
+    if opts["prompt_version"] not in (None, *PROMPTS):
+        shown = escape(opts["prompt_version"])
+        err.print(f"[red]✗[/] --prompt-version {shown}: use one of {', '.join(PROMPTS)}")
+        raise typer.Exit(2)
     if opts["engine"] not in ("local", "ray"):
         err.print(f"[red]✗[/] --engine {escape(opts['engine'])}: use local or ray")
         raise typer.Exit(2)
@@ -224,6 +237,7 @@ def _execute(command: str, **opts: Any) -> None:
         samples=samples,
         hints=hints,
         emotion_prompt=emotion_prompt,
+        prompt_version=opts["prompt_version"],
     )
     if command == "run" and opts["engine"] == "local" and opts["workers"] == 1:
         result = _run(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.drafting.models import DEFAULT_DRAFT_MODEL
+from annotator.drafting.prompt import PROMPT_VERSION
 from db.engine import sqlite_url
 
 ENV_HOME = "ANNOTATOR_HOME"
@@ -30,6 +31,7 @@ class Settings:
     drafting_backend: str = "llamacpp"  # with DEFAULT_DRAFT_MODEL: benchmarks/README.md
     hints: bool = True  # EMFACS, prosody-arousal and sentiment hints in the cue text
     emotion_prompt: bool = False  # EmotionPrompt-style suffix on the draft prompt
+    prompt_version: str = PROMPT_VERSION  # an older one keeps drafts comparable
     face_options: dict[str, Any] = field(default_factory=dict)
     voice_options: dict[str, Any] = field(default_factory=dict)
     speech_options: dict[str, Any] = field(default_factory=dict)

@@ -120,6 +120,7 @@ class Runner(StageStore):
             samples=settings.samples,
             hints=settings.hints,
             emotion_prompt=settings.emotion_prompt,
+            prompt_version=settings.prompt_version,
         )
         self.draft_stage = DraftStage(
             settings.db_url, lambda: self.drafter, options, self._save_stage
@@ -142,6 +143,7 @@ class Runner(StageStore):
             "samples": self.settings.samples,
             "hints": self.settings.hints,
             "emotion_prompt": self.settings.emotion_prompt,
+            "prompt_version": self.settings.prompt_version,
             "draft": self.draft,
         }
 

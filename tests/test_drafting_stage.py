@@ -34,6 +34,16 @@ class InvalidDrafter(ScriptedDrafter):
         super().__init__(outputs=["Sure! The person seems happy :)"])
 
 
+@register_drafting("scripted-cli")
+class CliDrafter(ScriptedDrafter):
+    """The valid scripted drafter as the CLI can create it (it passes max_new_tokens)."""
+
+    name = "scripted-cli"
+
+    def __init__(self, max_new_tokens: int = 512, **options: Any):
+        super().__init__()
+
+
 class Unavailable(AnnotatorError):
     code = "server_error"
 
@@ -195,3 +205,29 @@ def test_hints_are_marked_in_the_cue_text_and_switchable(settings, demo_clip: Pa
     assert "[hint, rule prosody] arousal" in with_hints
     assert with_hints.index("Hints (automatic guesses") < with_hints.index("Missing:")
     assert "[hint" not in without and len(keys) == 2
+
+
+def test_prompt_version_from_the_cli_redrafts_and_is_stored(
+    tmp_path: Path, demo_clip: Path
+) -> None:
+    """`run --prompt-version` drafts under an older prompt (stored on the draft, part of the
+    draft key: switching back drafts again); an unknown version is refused in one line."""
+    from annotator.cli import app
+    from annotator.config import Settings
+    from annotator.drafting.prompt import PROMPT_VERSION
+
+    home = tmp_path / "home"
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", str(demo_clip), "--home", str(home)]).exit_code == 0
+    base = ["run", "--home", str(home), "--drafter", "scripted-cli", "--no-hints"]
+    for args in ([], ["--prompt-version", "mer-caption-2"], ["--prompt-version", "mer-caption-2"]):
+        result = runner.invoke(app, base + args)
+        assert result.exit_code == 0, result.output
+    bad = runner.invoke(app, [*base, "--prompt-version", "mer-caption-9"])
+    assert bad.exit_code == 2
+    assert "--prompt-version mer-caption-9: use one of mer-caption-1" in bad.output
+    with session_scope(Settings.load(home=home).db_url) as session:
+        drafts = session.exec(select(Draft).order_by(col(Draft.id))).all()
+    # the rerun under the same older version drafted nothing new
+    assert [d.prompt_version for d in drafts] == [PROMPT_VERSION, "mer-caption-2"]
+    assert PROMPT_VERSION != "mer-caption-2"

@@ -65,6 +65,7 @@ def queue_key(runner: Runner) -> str:
             "samples": settings.samples,
             "hints": settings.hints,
             "emotion_prompt": settings.emotion_prompt,
+            "prompt_version": settings.prompt_version,
             "speaker_min_clips": settings.speaker_min_clips,
         }
     )
