@@ -88,10 +88,17 @@ def _pick_clip(url: str, user: User) -> int | None:
     filt = QueueFilter(status=show)
     with session_scope(url) as s:
         total = queue_count(s, user.id, filt)
-        rows = queue_page(s, user.id, filt, QueueOrder.OLDEST, 0, PAGE_SIZE)
-    st.sidebar.caption(
-        f"{total} clips" + (f" (first {PAGE_SIZE} listed)" if total > PAGE_SIZE else "")
-    )
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = 1
+    if pages > 1:  # paged like the review queue: every clip is reachable
+        if state.get("adj_page", 1) > pages:  # clips left the list since the last run
+            state["adj_page"] = pages
+        page = int(
+            st.sidebar.number_input("Page", min_value=1, max_value=pages, step=1, key="adj_page")
+        )
+    with session_scope(url) as s:
+        rows = queue_page(s, user.id, filt, QueueOrder.OLDEST, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    st.sidebar.caption(f"{total} clips" + (f" · page {page} of {pages}" if pages > 1 else ""))
     labels = {r.clip_id: f"#{r.clip_id} {r.name} · {r.n_reviews} reviews" for r in rows}
     if not labels:
         st.info("No clip waits for adjudication.")

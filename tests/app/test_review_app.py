@@ -340,6 +340,30 @@ def test_adjudicator_records_the_final_version(db: Db) -> None:
     assert (final.caption, final.version) == ("Judge's second thought.", 3)
 
 
+def test_adjudication_list_pages_through_every_clip(
+    db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past one page the adjudicator pages on (it listed the first 25 clips only)."""
+    import app.adjudicate
+
+    for clip_id, draft_id in ((db.good, db.good_draft), (db.bad, None)):
+        for name, caption in (("alice", "Happy."), ("bob", "Sarcastic.")):
+            with db.session() as s:
+                save_review(
+                    s, clip_id, name, draft_id,
+                    ReviewInput(ReviewStatus.EDITED, caption, ["x"], 0.1, 0.2), None,
+                )  # fmt: skip
+                s.commit()
+    monkeypatch.setattr(app.adjudicate, "PAGE_SIZE", 1)
+    at = sign_in("judge")
+    at.sidebar.radio(key="page").set_value("Adjudicate").run()
+    assert "2 clips · page 1 of 2" in texts(at.sidebar.caption)
+    assert at.sidebar.selectbox(key="adj_clip").value == db.good
+    at.sidebar.number_input(key="adj_page").set_value(2).run()
+    assert "2 clips · page 2 of 2" in texts(at.sidebar.caption)
+    assert at.sidebar.selectbox(key="adj_clip").value == db.bad
+
+
 def test_queue_filters_orders_and_pages(db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
     import app.queue_panel
 
