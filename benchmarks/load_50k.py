@@ -114,7 +114,8 @@ def queries_child(url: str, n: int, repeat: int) -> dict[str, Any]:
     from sqlmodel import select
 
     from benchmarks.common import maxrss_mib
-    from db import Clip, Draft, IngestFailure, Review, StageRun, session_scope
+    from benchmarks.review_50k import timed
+    from db import Clip, Draft, IngestFailure, Review, StageRun
     from db.queries import status_counts
     from db.review_queue import QueueFilter, next_clip, queue_count, queue_page
 
@@ -141,21 +142,7 @@ def queries_child(url: str, n: int, repeat: int) -> dict[str, Any]:
         "queue_count todo": lambda s: queue_count(s, me, todo),
         "next_clip todo oldest": lambda s: next_clip(s, me, todo, "oldest", n // 2),
     }
-    figures: dict[str, Any] = {}
-    for name, fn in cases.items():
-        times, cpu, result = [], [], None
-        for _ in range(repeat):
-            t0, c0 = time.perf_counter(), time.process_time()
-            with session_scope(url) as s:
-                result = fn(s)
-            times.append((time.perf_counter() - t0) * 1000)
-            cpu.append((time.process_time() - c0) * 1000)
-        figures[name] = {
-            "median_ms": round(statistics.median(times), 1),
-            "max_ms": round(max(times), 1),
-            "cpu_ms_median": round(statistics.median(cpu), 1),  # this process only
-            "result": result,
-        }
+    figures: dict[str, Any] = {name: timed(url, repeat, fn) for name, fn in cases.items()}
     figures["process_peak_rss_mib"] = round(maxrss_mib(), 1)
     return figures
 
