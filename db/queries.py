@@ -86,9 +86,27 @@ def chosen_draft(session: Session, clip_id: int, valid_only: bool = False) -> Dr
         .where(Draft.clip_id == clip_id, Draft.config_hash == newest.config_hash)
         .order_by(col(Draft.sample_index), col(Draft.id))
     ).all()
+    return _pick_in_run(list(run), valid_only)
+
+
+def chosen_among(drafts: list[Draft], valid_only: bool = False) -> Draft | None:
+    """``chosen_draft``'s rule over a clip's drafts already loaded (bulk export)."""
+    if not drafts:
+        return None
+    newest = max(drafts, key=lambda d: d.id or 0)
+    run = sorted(
+        (d for d in drafts if d.config_hash == newest.config_hash),
+        key=lambda d: (d.sample_index, d.id or 0),
+    )
+    return _pick_in_run(run, valid_only)
+
+
+def _pick_in_run(run: list[Draft], valid_only: bool) -> Draft | None:
+    """Of one run's samples (in sample order): the chosen valid one, else the first valid,
+    else (unless ``valid_only``) the first."""
     valid = [d for d in run if d.status == DraftStatus.VALID]
     picked = next((d for d in valid if d.chosen), None) or next(iter(valid), None)
-    if picked is None and not valid_only:
+    if picked is None and not valid_only and run:
         picked = run[0]
     return picked
 

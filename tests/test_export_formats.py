@@ -214,9 +214,8 @@ def test_push_to_hub_checks_layout_and_token_offline(data: Home, tmp_path: Path)
 def test_bulk_loading_picks_the_draft_db_queries_picks(data: Home) -> None:
     from sqlmodel import select
 
-    from annotator.export.collect import chosen_of
     from db import Draft
-    from db.queries import chosen_draft
+    from db.queries import chosen_among, chosen_draft
 
     with session_scope(db_url(data)) as session:
         clips = session.exec(select(Clip)).all()
@@ -224,7 +223,7 @@ def test_bulk_loading_picks_the_draft_db_queries_picks(data: Home) -> None:
         for clip in clips:
             drafts = list(session.exec(select(Draft).where(Draft.clip_id == clip.id)))
             expected = chosen_draft(session, clip.id or 0)
-            assert expected is not None and chosen_of(drafts) == expected
+            assert expected is not None and chosen_among(drafts) == expected
         items = select_clips(session, ExportOptions(include_drafts=True))
         assert [len(i.samples) for i in items] == [4, 4, 4]
         assert all(i.cue_text is not None and len(i.cues) == 3 for i in items)

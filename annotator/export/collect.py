@@ -24,8 +24,8 @@ from sqlmodel import Session, col, select
 
 from annotator.export.options import ExportOptions, split_name
 from db import Annotator, Clip, ClipPath, CueRecord, CueTextRecord, Draft, Review, ReviewEvent
-from db.models import DraftStatus, ReviewStatus, Stage, StageRun
-from db.queries import final_of, reviews_disagree
+from db.models import ReviewStatus, Stage, StageRun
+from db.queries import chosen_among, final_of, reviews_disagree
 
 log = logging.getLogger(__name__)
 
@@ -95,20 +95,6 @@ def _by_clip(session: Session, model: Any, ids: list[int], *order: Any) -> dict[
     return grouped
 
 
-def chosen_of(drafts: list[Draft]) -> Draft | None:
-    """``db.queries.chosen_draft``'s rule over rows already loaded: of the newest run, the
-    sample marked chosen, else its first valid one, else its first one."""
-    if not drafts:
-        return None
-    newest = max(drafts, key=lambda d: d.id or 0)
-    run = sorted(
-        (d for d in drafts if d.config_hash == newest.config_hash),
-        key=lambda d: (d.sample_index, d.id or 0),
-    )
-    valid = [d for d in run if d.status == DraftStatus.VALID]
-    return next((d for d in valid if d.chosen), None) or next(iter(valid), None) or run[0]
-
-
 def select_clips(session: Session, options: ExportOptions) -> list[ClipExport]:
     """The clips the options let through, in ingest order, with their review state."""
     agreement_of = agreement_function() if options.min_agreement is not None else None
@@ -150,7 +136,7 @@ def _item(
         status = "unreviewed"
     by_id = {d.id: d for d in samples}
     draft = by_id.get(final.draft_id) if final and final.draft_id else None
-    draft = draft or chosen_of(samples)
+    draft = draft or chosen_among(samples)
     if final is None and (draft is None or not options.include_drafts):
         return None
     if final is not None and final.status not in options.statuses:
