@@ -120,10 +120,14 @@ def _alpha_of(
         return Alpha(
             variable, level, None, units, values, n_annotators, "one value only: alpha undefined"
         )
-    sums = unit_sums(_units(grid), "interval" if level == "interval" else "categorical", table)
-    interval = bootstrap_interval(sums, resamples) if resamples else None
+    streaming = len(grid[0]) * len(distinct) ** 2 * 8 > PACKAGE_BYTES
+    sums = None  # per-unit sums: only the streaming path and the bootstrap need them
+    if streaming or resamples:
+        sums = unit_sums(_units(grid), "interval" if level == "interval" else "categorical", table)
+    interval = bootstrap_interval(sums, resamples) if sums is not None and resamples else None
     low, high = interval if interval else (None, None)
-    if len(grid[0]) * len(distinct) ** 2 * 8 > PACKAGE_BYTES:
+    if streaming:
+        assert sums is not None
         value = alpha_from(sums)
         return Alpha(
             variable, level, value, units, values, n_annotators, None, STREAMING, low, high,
