@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from annotator.stats.agreement import Alpha, all_alphas, alpha_verdict, ratings_agreement
+from annotator.stats.agreement import Alpha, all_alphas, ratings_agreement
 from annotator.stats.data import judgements, multi_rated, ratings
 
 
@@ -32,8 +32,7 @@ def card_summary(session: Session, resamples: int = 1000) -> dict[str, Any]:
     from annotator.stats.similarity import caption_similarity
 
     multi = multi_rated(ratings(session))
-    alphas: dict[str, Alpha] = all_alphas(multi, resamples)
-    alphas["verdict"] = alpha_verdict(judgements(session), resamples)
+    alphas: dict[str, Alpha] = all_alphas(multi, resamples, judgements(session))
     similarity = caption_similarity(multi)
     quality = draft_quality(session, distances=False)
     return {

@@ -219,14 +219,23 @@ def alpha_scale(by_clip: dict[int, list[Rating]], variable: str, resamples: int 
     return _alpha_of(variable, grid, "interval", resamples=resamples)
 
 
-def all_alphas(by_clip: dict[int, list[Rating]], resamples: int = 0) -> dict[str, Alpha]:
-    """The four alphas; ``resamples`` > 0 adds a 95% bootstrap interval over clips."""
-    return {
+def all_alphas(
+    by_clip: dict[int, list[Rating]],
+    resamples: int = 0,
+    verdicts: dict[int, dict[str, str]] | None = None,
+) -> dict[str, Alpha]:
+    """The four alphas, and the verdicts' when ``verdicts`` (``data.judgements``) is given:
+    what the report and the dataset card show. ``resamples`` > 0 adds a 95% bootstrap
+    interval over clips."""
+    alphas = {
         "labels": alpha_labels(by_clip, resamples),
         "labels_masi": alpha_labels_masi(by_clip, resamples),
         "valence": alpha_scale(by_clip, "valence", resamples),
         "arousal": alpha_scale(by_clip, "arousal", resamples),
     }
+    if verdicts is not None:
+        alphas["verdict"] = alpha_verdict(verdicts, resamples)
+    return alphas
 
 
 def alpha_verdict(by_clip: dict[int, dict[str, str]], resamples: int = 0) -> Alpha:

@@ -12,7 +12,6 @@ from annotator.stats.agreement import (
     Alpha,
     PairStats,
     all_alphas,
-    alpha_verdict,
     annotator_pairs,
 )
 from annotator.stats.data import finals, judgements, multi_rated, ratings, reviews_by_clip
@@ -73,10 +72,7 @@ def collect(
         n_clips_reviewed=len(judged),
         n_clips_multi=len(multi),
         n_finals=len(final),
-        alphas={
-            **all_alphas(multi, resamples),
-            "verdict": alpha_verdict(judgements(session), resamples),
-        },
+        alphas=all_alphas(multi, resamples, judgements(session)),
         caption_similarity=caption_similarity(multi, embedder),
         pairs=annotator_pairs(multi),
         quality=draft_quality(session),
