@@ -15,7 +15,6 @@ Three things the runner needs and that do no database writes of their own:
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from db import ClipPath
+from extractors.base import usable_cpus
 from extractors.media import ClipMedia, FileStamp, partial_hash, sha256_file
 
 #: Stages that read the video; the others read the shared audio.
@@ -145,16 +145,9 @@ class ThreadBudget:
 def thread_budget(parallel: bool | None = None, cpus: int | None = None) -> ThreadBudget:
     """Side by side when there are two cores or more (``parallel=None``: decide from them);
     then the face stage gets one thread and the audio stages the rest."""
-    cpus = cpus or _usable_cpus()
+    cpus = cpus or usable_cpus()
     if parallel is None:
         parallel = cpus >= 2
     if not parallel:
         return ThreadBudget(False, cpus, cpus)
     return ThreadBudget(True, 1, max(1, cpus - 1))
-
-
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1

@@ -8,6 +8,7 @@ this machine, and how to get it when not, without loading it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -46,3 +47,11 @@ class VoiceBackend(Backend, Protocol):
 @runtime_checkable
 class SpeechBackend(Backend, Protocol):
     def extract(self, clip: ClipMedia) -> SpeechCues: ...
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask; the CPU count elsewhere)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1

@@ -25,13 +25,12 @@ What comes out (see ``VoiceCues``; the numbers are in :mod:`extractors.voice.sum
 
 from __future__ import annotations
 
-import os
 from importlib import metadata
 from typing import Any, ClassVar
 
 import numpy as np
 
-from extractors.base import Availability
+from extractors.base import Availability, usable_cpus
 from extractors.errors import ExtractionError, ModelNotAvailableError
 from extractors.media import AUDIO_SAMPLE_RATE, ClipMedia
 from extractors.registry import register
@@ -111,12 +110,7 @@ class OpenSmileVoiceBackend:
         self.cpu_threads = int(cpu_threads)
 
     def _threads(self) -> int:
-        if self.cpu_threads > 0:
-            return self.cpu_threads
-        try:
-            return len(os.sched_getaffinity(0)) or 1
-        except AttributeError:  # not Linux
-            return os.cpu_count() or 1
+        return self.cpu_threads if self.cpu_threads > 0 else usable_cpus()
 
     def config(self) -> dict[str, Any]:
         cfg: dict[str, Any] = {
