@@ -60,6 +60,10 @@ from __future__ import annotations
 
 from extractors.schema import VoiceCues, VoiceSegment
 
+# A slope is worded only over this much voiced speech (s) and up to this steepness (st/s):
+# the extractor's own limits, applied again to cues stored before it had them.
+from extractors.voice.summary import SLOPE_MAX_ST_PER_S, SLOPE_MIN_VOICED_S
+
 from ._fmt import f1, num, r1, signed, span
 from .speaker import (
     baseline_line,
@@ -101,10 +105,6 @@ LONG_PAUSE_S = 0.6
 LOW_VOICED_FRACTION = 0.3
 #: Loudness change across the clip (in clip loudness SDs) worth a word.
 LOUDNESS_TREND_SD = 1.0
-#: A slope is worded only over this much voiced speech (s) and up to this steepness (st/s):
-#: the same limits as ``extractors.voice.summary`` (SLOPE_MIN_VOICED_S, SLOPE_MAX_ST_PER_S).
-SLOPE_MIN_VOICED_S = 0.5
-SLOPE_MAX_ST_PER_S = 30.0
 
 
 def usable_slope(slope: float | None, voiced_s: float | None) -> float | None:
