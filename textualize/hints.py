@@ -149,6 +149,7 @@ def face_hints(face: FaceCues | None) -> list[Hint]:
         kept.append((rule, used, mask))
     hints = []
     for rule, used, mask in kept:
+        notes = [rule.note]
         if rule.emotion == "happiness" and "AU43" in table.columns:
             # A smile-like mouth with the eyes shut: laughter and crying look alike here
             # (a crying face pulls the lip corners and squeezes the eyes), so those frames
@@ -165,8 +166,9 @@ def face_hints(face: FaceCues | None) -> list[Hint]:
             mask = mask & ~shut
             if int(mask.sum()) < need:
                 continue
-            rule = Rule(rule.emotion, rule.slots, rule.min_level, _join(rule.note, "eyes open"))
-        note = f"; {rule.note}" if rule.note else ""
+            notes.append("eyes open")
+        shown = ", ".join(n for n in notes if n)
+        note = f"; {shown}" if shown else ""
         hints.append(
             Hint("rule EMFACS", f"{'+'.join(used)} -> {rule.emotion} ({_where(mask)}{note})")
         )
@@ -180,10 +182,6 @@ def _where(mask: pd.Series) -> str:
     if times and all(isinstance(t, int | float) and math.isfinite(t) for t in times):
         where += f", {f1(min(times))}-{f1(max(times))} s"
     return where
-
-
-def _join(*notes: str) -> str:
-    return ", ".join(n for n in notes if n)
 
 
 def _unit(value: float | None, lo: float, hi: float) -> float | None:
