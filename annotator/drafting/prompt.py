@@ -147,6 +147,25 @@ def _missing_2(missing: dict[str, str] | None) -> str:
     )
 
 
+#: mer-caption-3's worked example as the chat turns before the clip's own.
+_EXAMPLE_TURNS_3 = [
+    {
+        "role": "user",
+        "content": "\n".join(
+            [
+                "An example of the form, for an invented clip (not this one):",
+                "Cues for this clip:",
+                _EXAMPLE_CUES_3,
+                "",
+                _missing_2(None),
+                _FORMAT_2,
+            ]
+        ),
+    },
+    {"role": "assistant", "content": json.dumps(_EXAMPLE_ANSWER_3)},
+]
+
+
 def build_messages(
     prompt_text: str,
     missing: dict[str, str] | None = None,
@@ -162,33 +181,17 @@ def build_messages(
             lines.append(f"Note: some cues are missing ({gone}). Say so in your answer.")
         lines.append(_FORMAT_1)
         system = _SYSTEM_1
-    elif version == "mer-caption-2":
+    elif version in ("mer-caption-2", "mer-caption-3"):
         lines = ["Cues for this clip:", prompt_text.strip(), "", _missing_2(missing), _FORMAT_2]
-        system = _SYSTEM_2
-    elif version == "mer-caption-3":
-        lines = ["Cues for this clip:", prompt_text.strip(), "", _missing_2(missing), _FORMAT_2]
-        if emotion_prompt:
-            lines.append(EMOTION_PROMPT)
-        example = [
-            "An example of the form, for an invented clip (not this one):",
-            "Cues for this clip:",
-            _EXAMPLE_CUES_3,
-            "",
-            _missing_2(None),
-            _FORMAT_2,
-        ]
-        return [
-            {"role": "system", "content": f"{_SYSTEM_2}\n{_RULES_3}"},
-            {"role": "user", "content": "\n".join(example)},
-            {"role": "assistant", "content": json.dumps(_EXAMPLE_ANSWER_3)},
-            {"role": "user", "content": "\n".join(lines)},
-        ]
+        system = _SYSTEM_2 if version == "mer-caption-2" else f"{_SYSTEM_2}\n{_RULES_3}"
     else:
         raise ValueError(f"unknown prompt version {version!r}; known: {', '.join(PROMPTS)}")
     if emotion_prompt:
         lines.append(EMOTION_PROMPT)
+    example = _EXAMPLE_TURNS_3 if version == "mer-caption-3" else []
     return [
         {"role": "system", "content": system},
+        *(dict(turn) for turn in example),  # copies: callers may change their messages
         {"role": "user", "content": "\n".join(lines)},
     ]
 
