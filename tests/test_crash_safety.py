@@ -16,29 +16,31 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from annotator.config import Settings
 from annotator.ingest import ingest
 from db import Clip, CueRecord, StageRun, session_scope
-from tests.test_workers import ANNOTATOR, ROOT, assert_no_duplicates, cli_env, cut_clips
+from tests.test_workers import (
+    ANNOTATOR,
+    ROOT,
+    assert_no_duplicates,
+    cli_env,
+    cut_clips,
+    stage_rows,
+)
 
 SEED = 20261130
 N_CLIPS = 4
 STAGES = 4  # face, voice, speech, textualize: stage rows per clip
 
 
-def _stage_rows(url: str) -> int:
-    with session_scope(url) as session:
-        return session.exec(select(func.count()).select_from(StageRun)).one()
-
-
 def _kill_after(proc: subprocess.Popen[bytes], url: str, new_rows: int, delay: float) -> bool:
     """SIGKILL ``proc`` once ``new_rows`` more stage rows are committed, ``delay`` s later;
     False when it finished first (bounded: 240 s)."""
-    start = _stage_rows(url)
+    start = stage_rows(url)
     deadline = time.monotonic() + 240
-    while proc.poll() is None and _stage_rows(url) < start + new_rows:
+    while proc.poll() is None and stage_rows(url) < start + new_rows:
         assert time.monotonic() < deadline, "the run made no progress in 240 s"
         time.sleep(0.1)
     time.sleep(delay)
@@ -65,7 +67,7 @@ def test_kill_9_at_random_points_then_rerun(tmp_path: Path, demo_clip: Path) -> 
     # stages is still to do, so it lands inside the batch and not after its end (short
     # clips finish fast; a fixed trigger sometimes fired after the last row).
     for workers in (1, 2, 1, 2, 1, 2):
-        remaining = STAGES * N_CLIPS - _stage_rows(url)
+        remaining = STAGES * N_CLIPS - stage_rows(url)
         if kills >= 3 or remaining <= STAGES:
             break
         proc = subprocess.Popen(

@@ -343,7 +343,8 @@ def test_two_workers_on_sqlite_one_killed(tmp_path: Path, demo_clip: Path) -> No
     _workers_with_one_killed(url, home, demo_clip, tmp_path, 1, 2, 4)
 
 
-def _stage_rows(url: str) -> int:
+def stage_rows(url: str) -> int:
+    """StageRun rows committed so far."""
     with session_scope(url) as session:
         return session.exec(select(func.count()).select_from(StageRun)).one()
 
@@ -377,11 +378,11 @@ def test_workers_die_with_their_supervisor(tmp_path: Path, demo_clip: Path) -> N
         pids = {int(i.worker_id.rsplit(":", 1)[1]) for i in held}
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-        rows = _stage_rows(settings.db_url)
+        rows = stage_rows(settings.db_url)
         # Within a second: a 6-s clip takes its worker longer than that to finish.
         wait_for(lambda: not any(_alive(p) for p in pids), 1.0, "the workers to die")
         time.sleep(3.0)  # nothing of the killed run goes on working
-        assert _stage_rows(settings.db_url) == rows
+        assert stage_rows(settings.db_url) == rows
         assert {i.state for i in items(settings.db_url)} != {"done"}  # it was interrupted
     finally:
         if proc.poll() is None:
