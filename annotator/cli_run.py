@@ -276,6 +276,7 @@ def _run(
             parallel_stages=parallel_stages,
             clip_timeout=clip_timeout,
             auto_timeout=True,
+            isolate_extraction=True,
         )
     except Exception as exc:  # unknown backend name, bad option
         err.print(f"[red]✗[/] {escape(str(exc))}")
@@ -290,7 +291,10 @@ def _run(
             else:
                 progress.update(task, detail=f"{clip.name}: {stage}")
 
-        result = runner.run(ids, progress=on_step)
+        try:
+            result = runner.run(ids, progress=on_step)
+        finally:
+            runner.close()
     _print_run_summary(result)
     return result
 

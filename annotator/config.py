@@ -13,6 +13,7 @@ from db.engine import sqlite_url
 
 ENV_HOME = "ANNOTATOR_HOME"
 ENV_DB_URL = "ANNOTATOR_DB_URL"
+ENV_CONTAIN = "ANNOTATOR_CONTAIN_CRASHES"
 
 
 def default_home() -> Path:
@@ -38,13 +39,17 @@ class Settings:
     drafting_options: dict[str, Any] = field(default_factory=dict)
     samples: int = 1  # drafts per clip; >1 samples with temperature
     speaker_min_clips: int = 3  # other clips with speech before a speaker baseline is used
+    # Native model runtimes (llama.cpp, transformers; the extractors in `annotator run`) run
+    # in child processes, so a crash fails one clip (annotator/engines/contained.py).
+    # ANNOTATOR_CONTAIN_CRASHES=0 runs them in-process (a debugger, a profile).
+    contain_crashes: bool = True
 
     @classmethod
     def load(
         cls, home: str | Path | None = None, db_url: str | None = None, **overrides: Any
     ) -> Settings:
         """Command-line values first, then the environment (ANNOTATOR_HOME, ANNOTATOR_DB_URL,
-        ANNOTATOR_<KIND>_BACKEND), then defaults."""
+        ANNOTATOR_<KIND>_BACKEND, ANNOTATOR_CONTAIN_CRASHES), then defaults."""
         home_path = Path(home or os.environ.get(ENV_HOME) or default_home()).expanduser()
         url = db_url or os.environ.get(ENV_DB_URL) or sqlite_url(home_path / "annotator.db")
         settings = cls(home=home_path, db_url=url)
@@ -52,6 +57,8 @@ class Settings:
             env_name = os.environ.get(f"ANNOTATOR_{kind.upper()}_BACKEND")
             if env_name:
                 setattr(settings, f"{kind}_backend", env_name)
+        if os.environ.get(ENV_CONTAIN, "").strip().lower() in ("0", "false", "no"):
+            settings.contain_crashes = False
         for key, value in overrides.items():
             if value is not None:
                 setattr(settings, key, value)

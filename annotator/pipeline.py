@@ -7,6 +7,7 @@ and redoes what failed or changed. One clip's failure is recorded on the clip
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import traceback
@@ -21,6 +22,7 @@ from sqlmodel import col, select
 
 from annotator.config import Settings
 from annotator.drafting import DraftingBackend, create_drafting
+from annotator.drafting.contained import contain
 from annotator.drafting.stage import (
     DRAFT_BATCH,
     DraftItem,
@@ -29,6 +31,7 @@ from annotator.drafting.stage import (
     DraftStage,
     PlannedDraft,
 )
+from annotator.engines.contained import DOCTOR_HINT, ChildHost, exit_description
 from annotator.extraction import (
     Extraction,
     ThreadBudget,
@@ -47,7 +50,7 @@ from db import (
 )
 from db.models import utcnow
 from extractors import registry
-from extractors.errors import first_line
+from extractors.errors import NativeCrashError, first_line
 from extractors.media import ClipMedia
 from extractors.schema import (
     Cues,
@@ -90,6 +93,7 @@ class Runner(StageStore):
         parallel_stages: bool | None = None,
         clip_timeout: float | None = None,
         auto_timeout: bool = False,
+        isolate_extraction: bool = False,
     ):
         self.settings = settings
         self.draft = draft
@@ -97,6 +101,11 @@ class Runner(StageStore):
         # with auto_timeout and none given, max(300 s, 10x the clip's duration).
         self.clip_timeout = clip_timeout
         self.auto_timeout = auto_timeout
+        # run(): the extraction pass in a child process (ExtractionService), so a native crash
+        # in a face, voice or speech runtime fails its clip and the batch goes on. Workers
+        # (engines/processes.py) are such children already and leave it off.
+        self.isolate_extraction = isolate_extraction and settings.contain_crashes
+        self._parallel_stages = parallel_stages
         # Face beside voice+speech when the cores allow (None: two cores or more), each
         # side with its own thread budget so the two do not oversubscribe the machine.
         self.threads = thread_budget(parallel_stages)
@@ -129,10 +138,17 @@ class Runner(StageStore):
     @property
     def drafter(self) -> DraftingBackend:
         if self._drafter is None:
-            self._drafter = create_drafting(
-                self.settings.drafting_backend, **self.settings.drafting_options
-            )
+            name, options = self.settings.drafting_backend, self.settings.drafting_options
+            self._drafter = create_drafting(name, **options)
+            if self.settings.contain_crashes:
+                self._drafter = contain(self._drafter, options)
         return self._drafter
+
+    def close(self) -> None:
+        """Stop the child processes this Runner started (the drafter's model goes with it)."""
+        close = getattr(self._drafter, "close", None)
+        if close is not None:
+            close()
 
     def config(self) -> dict[str, Any]:
         return {
@@ -173,15 +189,15 @@ class Runner(StageStore):
         # a batch of DRAFT_BATCH so a batch engine drafts many at once. Outcomes keep order.
         outcomes: dict[int, ClipOutcome] = {}
         to_word: list[int] = []
-        for index, clip in enumerate(clips):
-            extracted = self._guarded(partial(self._extract_clip, clip, job_id, progress), clip)
-            if isinstance(extracted, ClipOutcome):
-                outcomes[index] = extracted
-                if progress:
-                    progress(clip, "finished")
-            else:
-                outcomes[index] = extracted[0]
-                to_word.append(index)
+        with self._extraction_host() as host:
+            for index, clip in enumerate(clips):
+                outcome, finished = self._first_pass(host, clip, job_id, progress)
+                outcomes[index] = outcome
+                if finished:
+                    if progress:
+                        progress(clip, "finished")
+                else:
+                    to_word.append(index)
         batch: list[tuple[Clip, ClipOutcome, PlannedDraft]] = []
         for index in to_word:
             clip, outcome = clips[index], outcomes[index]
@@ -202,6 +218,61 @@ class Runner(StageStore):
         result.outcomes = [outcomes[i] for i in range(len(clips))]
         close_job(settings.db_url, job_id, result)
         return result
+
+    def _extraction_host(self) -> ChildHost | contextlib.nullcontext[None]:
+        """The child that runs the extraction pass (closed after it, freeing its models
+        before drafting), or nothing when extraction runs in this process."""
+        if not self.isolate_extraction:
+            return contextlib.nullcontext()
+        factory = partial(
+            ExtractionService,
+            self.settings,
+            self._parallel_stages,
+            self.clip_timeout,
+            self.auto_timeout,
+        )
+        return ChildHost(factory, "extraction")
+
+    def _first_pass(
+        self,
+        host: ChildHost | None,
+        clip: Clip,
+        job_id: int,
+        progress: Callable[[Clip, str], None] | None,
+    ) -> tuple[ClipOutcome, bool]:
+        """Extract and store the clip's cues, here or in ``host``: its outcome so far and
+        whether it is finished (failed) already."""
+        if host is None:
+            extracted = self._guarded(partial(self._extract_clip, clip, job_id, progress), clip)
+            if isinstance(extracted, ClipOutcome):
+                return extracted, True
+            return extracted[0], False
+        started: list[str] = []  # stages begun (with parallel stages, several at once)
+
+        def on_event(stage: str) -> None:
+            started.append(stage)
+            if progress:
+                progress(clip, stage)
+
+        try:
+            answer: tuple[ClipOutcome, bool] = host.call(
+                "extract", clip.id, job_id, on_event=on_event
+            )
+            return answer
+        except NativeCrashError:
+            message = (
+                f"{clip.name}: extraction process died during {', '.join(started) or 'start-up'}: "
+                f"{exit_description(host.last_exitcode)}; {DOCTOR_HINT}"
+            )
+            outcome = ClipOutcome(
+                clip.id or 0, clip.name, "failed", [(NativeCrashError.code, message)]
+            )
+        except Exception as exc:  # what the child raised: a bug outside the stages
+            outcome = self._crashed(clip, exc)
+            return outcome, True
+        if clip.id is not None:
+            self._finish_clip(clip.id, outcome)
+        return outcome, True
 
     # -- one clip
 
@@ -440,6 +511,38 @@ class Runner(StageStore):
                 if clip.status != ClipStatus.REVIEWED:
                     clip.status = ClipStatus.DRAFTED if self.draft else ClipStatus.EXTRACTED
             session.add(clip)
+
+
+class ExtractionService:
+    """The extraction pass of ``Runner.run`` as served from a child process (``ChildHost``):
+    a Runner of its own whose face, voice and speech models load once and stay loaded."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        parallel_stages: bool | None,
+        clip_timeout: float | None,
+        auto_timeout: bool,
+    ):
+        self.runner = Runner(
+            settings,
+            draft=False,
+            parallel_stages=parallel_stages,
+            clip_timeout=clip_timeout,
+            auto_timeout=auto_timeout,
+        )
+
+    def extract(
+        self, clip_id: int, job_id: int | None, emit: Callable[[str], None]
+    ) -> tuple[ClipOutcome, bool]:
+        with session_scope(self.runner.settings.db_url) as session:
+            clip = session.get(Clip, clip_id)
+        assert clip is not None
+        step = partial(self.runner._extract_clip, clip, job_id, lambda _clip, stage: emit(stage))
+        extracted = self.runner._guarded(step, clip)
+        if isinstance(extracted, ClipOutcome):
+            return extracted, True
+        return extracted[0], False
 
 
 def _with_cpu_threads(

@@ -49,6 +49,13 @@ class ExtractionError(AnnotatorError, RuntimeError):
     code = "extraction_failed"
 
 
+class NativeCrashError(AnnotatorError, RuntimeError):
+    """A model runtime's process died (SIGSEGV, SIGILL, killed for memory): the clip it was
+    on fails with this, the batch goes on, and a rerun tries that clip again."""
+
+    code = "native_crash"
+
+
 def first_line(value: object) -> str:
     """The first line of an error's text (or its type name when it has none): what a
     one-line message, a stage record or a summary shows."""

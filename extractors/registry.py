@@ -7,11 +7,16 @@ lookup from the module named for their kind (by name, so this module imports
 nothing above ``extractors``); ``ANNOTATOR_<KIND>_BACKEND`` in the environment
 overrides a kind's default name (read by ``annotator.config.Settings.load``, as
 lhotse lets an environment variable pick its audio backend).
+
+Backends of your own: put them in a module that registers them on import and name it in
+``ANNOTATOR_PLUGINS`` (comma-separated modules). Every lookup imports those modules first,
+in this process and in the child processes a run starts, so ``--face mine`` works there too.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -25,6 +30,8 @@ BUILTIN_MODULES: dict[str, str] = {
     "drafting": "annotator.drafting.backends",
 }
 KINDS = tuple(BUILTIN_MODULES)
+#: Environment variable naming modules with backends of one's own (imported on lookup).
+ENV_PLUGINS = "ANNOTATOR_PLUGINS"
 #: The kinds an extractor stage runs (drafting is the LLM stage).
 EXTRACTOR_KINDS = ("face", "voice", "speech")
 _REGISTRY: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}
@@ -81,3 +88,11 @@ def _load_builtin(kind: str) -> None:
     """Import the kind's built-in backend modules so they register (cheap: heavy imports
     are lazy inside each backend)."""
     importlib.import_module(BUILTIN_MODULES[kind])
+    for module in os.environ.get(ENV_PLUGINS, "").split(","):
+        if module.strip():
+            try:
+                importlib.import_module(module.strip())
+            except ImportError as exc:
+                raise UnknownBackendError(
+                    f"{ENV_PLUGINS} names {module.strip()!r}, which does not import: {exc}"
+                ) from None

@@ -115,6 +115,8 @@ def _load(path: Path, n_ctx: int, threads: int) -> Any:
 @register_drafting("llamacpp")
 class LlamaCppDraftingBackend(LocalModelDrafter):
     name: ClassVar[str] = "llamacpp"
+    #: Native code in this process: the Runner drafts through a child process (contained.py).
+    in_process_native: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -90,6 +90,8 @@ def _load(resolved: ResolvedModel, device: str) -> tuple[Any, Any]:
 @register_drafting("transformers")
 class TransformersDraftingBackend(LocalModelDrafter):
     name: ClassVar[str] = "transformers"
+    #: Native code in this process: the Runner drafts through a child process (contained.py).
+    in_process_native: ClassVar[bool] = True
 
     def __init__(
         self,

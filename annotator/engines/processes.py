@@ -7,7 +7,8 @@ The supervisor enforces the per-clip time limit: a worker past it is killed (SIG
 decoder stuck inside FFmpeg cannot be interrupted any other way), its clip failed with code
 ``timeout``, and a fresh worker takes its place. A worker that dies otherwise (killed from
 outside, out of memory) is replaced too, a bounded number of times; its clip waits for its
-lease to run out, then any worker takes it over.
+lease to run out, then any worker takes it over. A worker that crashes (SIGSEGV, SIGILL:
+a native runtime) fails the clip it held at once with ``native_crash``.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
+from annotator.engines.contained import DOCTOR_HINT, crashed, exit_description
 from annotator.engines.worker import ClipWorker, WorkerSpec
 from annotator.work_queue import Claim, WorkQueue, clip_time_limit
+from extractors.errors import NativeCrashError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ class SupervisorReport:
     started: int = 0
     timed_out: list[int] = field(default_factory=list)  # clip ids stopped at the time limit
     died: int = 0  # workers that died without being told to (replaced while work remained)
+    crashed: list[int] = field(default_factory=list)  # clip ids failed by a worker's crash
 
 
 def run_processes(
@@ -100,9 +104,16 @@ def run_processes(
                     children.remove(child)
                     if child.process.exitcode != 0:
                         report.died += 1
-                        log.warning(
-                            "worker %s died (exit %s)", child.process.pid, child.process.exitcode
-                        )
+                        code = child.process.exitcode
+                        died = exit_description(code)
+                        log.warning("worker %s died (%s)", child.process.pid, died)
+                        if child.holding is not None and crashed(code):
+                            # A runtime crash (SIGSEGV, SIGILL...) fails the clip it was on at
+                            # once; a kill from outside leaves it to the lease (another worker).
+                            item_id, worker_id, _ = child.holding
+                            message = f"worker process died: {died}; {DOCTOR_HINT}"
+                            if queue.fail(item_id, worker_id, NativeCrashError.code, message):
+                                report.crashed.append(item_id)
                         if (spec.follow or queue.unfinished()) and restarts_left > 0:
                             restarts_left -= 1
                             children.append(start())
@@ -138,7 +149,7 @@ def _kill(child: _Child) -> None:
 
 def _child_main(spec: WorkerSpec, conn: Connection, supervisor_pid: int) -> None:
     """A worker process: dies with its supervisor, claims until nothing is left."""
-    _die_with_supervisor(supervisor_pid)
+    die_with(supervisor_pid)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
     def tell(claim: Claim | None) -> None:
@@ -151,7 +162,7 @@ def _child_main(spec: WorkerSpec, conn: Connection, supervisor_pid: int) -> None
     conn.close()
 
 
-def _die_with_supervisor(supervisor_pid: int) -> None:
+def die_with(supervisor_pid: int) -> None:
     """SIGKILL this process as soon as its supervisor dies (killed with -9 it cannot stop
     us), so no orphan goes on working and renewing a lease for a run nobody waits for.
 
