@@ -230,6 +230,38 @@ def status(
         err.print(f"[red]✗[/] {escape(message)}")
 
 
+@app.command()
+def doctor(
+    home: HomeOpt = None,
+    db: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object for scripts.")] = False,
+    decode: Annotated[
+        bool,
+        typer.Option(
+            "--decode/--no-decode",
+            help="Have the llamacpp drafter decode one token (in a subprocess: a crash is "
+            "reported, not suffered).",
+        ),
+    ] = True,
+) -> None:
+    """Check what a run needs on this machine, one line each; exit 1 when a check fails."""
+    from annotator.cli_common import db_url_from_file
+    from annotator.doctor import Status, run_checks
+
+    settings = Settings.load(home=home, db_url=db or db_url_from_file())  # creates nothing
+    checks = run_checks(settings, decode=decode)
+    failed = [c for c in checks if c.status == Status.FAIL]
+    if as_json:
+        payload = {"ok": not failed, "checks": [c.to_dict() for c in checks]}
+        console.print_json(json.dumps(payload))
+    else:
+        marks = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]", "skip": "-"}
+        for check in checks:
+            console.print(f"{marks[check.status]} {check.name:<13} {escape(check.detail)}")
+    if failed:
+        raise typer.Exit(1)
+
+
 def _fmt(counts: dict[str, int]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "-"
 

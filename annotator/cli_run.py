@@ -239,6 +239,10 @@ def _execute(command: str, **opts: Any) -> None:
         emotion_prompt=emotion_prompt,
         prompt_version=opts["prompt_version"],
     )
+    missing = _missing_extras(settings, draft=not no_draft, ray=opts["engine"] == "ray")
+    if missing:
+        err.print(f"[red]✗[/] {escape(missing)}")
+        raise typer.Exit(2)
     if command == "run" and opts["engine"] == "local" and opts["workers"] == 1:
         result = _run(
             settings,
@@ -253,6 +257,22 @@ def _execute(command: str, **opts: Any) -> None:
         result = run_parallel(command, settings, not no_draft, clip, **opts)
     if result is None or result.failed:
         raise typer.Exit(1)
+
+
+def _missing_extras(settings: Settings, draft: bool, ray: bool) -> str | None:
+    """The first chosen backend (or --engine ray) whose extra is not installed: its line."""
+    from extractors import registry
+    from extractors.extras import missing_extra
+
+    kinds = ["face", "voice", "speech"] + (["drafting"] if draft else [])
+    for kind in kinds:
+        try:
+            message = registry.missing_extra_of(kind, getattr(settings, f"{kind}_backend"))
+        except registry.UnknownBackendError:
+            continue  # said when the Runner is made, with the known names
+        if message:
+            return message
+    return missing_extra("ray", "--engine ray") if ray else None
 
 
 def _run(

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from extractors.errors import AnnotatorError
+from extractors.extras import missing_extra
 
 #: kind -> module that registers the built-in backends of that kind when imported.
 BUILTIN_MODULES: dict[str, str] = {
@@ -78,6 +79,13 @@ def backend_class(kind: str, name: str) -> type:
         raise UnknownBackendError(
             f"unknown {kind} backend {name!r}; known {kind} backends: {known}"
         ) from None
+
+
+def missing_extra_of(kind: str, name: str) -> str | None:
+    """One line when backend ``name`` declares an extra (``extra = "whisperx"``) that is not
+    installed, naming the command that installs it; None otherwise."""
+    extra = getattr(backend_class(kind, name), "extra", None)
+    return missing_extra(extra, f"the {name} {kind} backend") if extra else None
 
 
 def create(kind: str, name: str, **options: Any) -> Any:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A throwaway Label Studio server for the tests, in its own virtualenv (its pins clash with ours).
 #
-#   bash scripts/labelstudio-test-server.sh install   # create .labelstudio-venv when missing
+#   bash scripts/labelstudio-test-server.sh install   # create .labelstudio-venv from locks/labelstudio.lock
+#   bash scripts/labelstudio-test-server.sh verify    # does the venv match the lock? (one line per difference)
 #   bash scripts/labelstudio-test-server.sh start     # install if need be, start on 127.0.0.1
 #   bash scripts/labelstudio-test-server.sh env       # LABEL_STUDIO_URL=... LABEL_STUDIO_API_KEY=...
 #   bash scripts/labelstudio-test-server.sh stop
@@ -20,6 +21,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LS_VERSION="1.23.2" # the version the tests and the README name
 LS_VENV="${LS_VENV:-$ROOT/.labelstudio-venv}"
+LS_LOCK="$ROOT/locks/labelstudio.lock" # every package pinned with hashes (locks/labelstudio.in)
 LSTEST_DIR="${LSTEST_DIR:-/tmp/mer-annotator-ls}"
 LSTEST_PORT="${LSTEST_PORT:-58080}"
 LSTEST_MEDIA="${LSTEST_MEDIA:-$LSTEST_DIR/media}"
@@ -39,25 +41,33 @@ die() {
   exit 1
 }
 
+lock_matches() {
+  # 0 when the venv holds exactly the versions of locks/labelstudio.lock (one line per
+  # difference on stderr otherwise).
+  [ -x "$LS_VENV/bin/python" ] && "$LS_VENV/bin/python" "$ROOT/scripts/check_lock.py" "$LS_LOCK" >&2
+}
+
 cmd_install() {
-  if [ -x "$LS_VENV/bin/label-studio" ] &&
-    [ "$("$LS_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("label-studio"))' 2>/dev/null)" = "$LS_VERSION" ]; then
+  if [ -x "$LS_VENV/bin/label-studio" ] && lock_matches 2>/dev/null; then
     return 0
   fi
   command -v "$PYTHON" >/dev/null 2>&1 || {
     say "Label Studio is not installed and $PYTHON is missing to install it into $LS_VENV"
     exit "$EXIT_UNAVAILABLE"
   }
-  say "installing label-studio==$LS_VERSION into $LS_VENV (a few minutes, once)"
+  say "installing label-studio==$LS_VERSION from $LS_LOCK into $LS_VENV (a few minutes, once)"
   rm -rf "$LS_VENV"
   "$PYTHON" -m venv "$LS_VENV" || die "$PYTHON -m venv $LS_VENV failed"
+  # Every version and hash from the lock, nothing resolved here: a dependency that floats
+  # (sentry-sdk 3 broke Label Studio's start) cannot reach this venv.
   if ! timeout 1500 "$LS_VENV/bin/pip" install --quiet --disable-pip-version-check \
-    "label-studio==$LS_VERSION" >"$LS_VENV.install.log" 2>&1; then
+    --require-hashes --no-deps -r "$LS_LOCK" >"$LS_VENV.install.log" 2>&1; then
     tail -n 20 "$LS_VENV.install.log" >&2 || true
     rm -rf "$LS_VENV"
-    say "pip install label-studio==$LS_VERSION failed (no package index?); log: $LS_VENV.install.log"
+    say "pip install -r $LS_LOCK failed (no package index?); log: $LS_VENV.install.log"
     exit "$EXIT_UNAVAILABLE"
   fi
+  lock_matches || die "$LS_VENV does not match $LS_LOCK after installing it"
 }
 
 take_lock() {
@@ -94,7 +104,7 @@ port_taken() {
 
 cmd_start() {
   take_lock # before the install too: two callers must not both pip install
-  cmd_install
+  cmd_install # also when installed: a venv that no longer matches the lock is made again
   mkdir -p "$LSTEST_DIR" "$LSTEST_MEDIA"
   if running_pid >/dev/null; then
     answers || die "a server runs (pid $(cat "$PIDFILE")) but $URL does not answer our token; run: $0 stop"
@@ -169,12 +179,13 @@ install) cmd_install ;;
 start) cmd_start ;;
 stop) cmd_stop ;;
 env) cmd_env ;;
+verify) lock_matches ;;
 version)
   # Not `label-studio version`: it initialises a database in ~/.local/share (2 minutes).
   cmd_install && "$LS_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("label-studio"))'
   ;;
 *)
-  echo "usage: $0 install|start|stop|env|version" >&2
+  echo "usage: $0 install|verify|start|stop|env|version" >&2
   exit 2
   ;;
 esac

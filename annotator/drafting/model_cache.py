@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from extractors.errors import ModelNotAvailableError
+from extractors.extras import install_command
 
 _CHUNK = 8 * 1024 * 1024
 _MIB = 1024 * 1024
@@ -42,12 +43,15 @@ class SplitGGUF:
     size: int  # bytes of the joined file
     sha256: str  # pinned: what the joined file must hash to
     upstream: str  # the weights' origin and licence, for `annotator models` and the README
+    extra: str | None = None  # the mer-annotator extra that installs the parts, if any
 
     def package(self, index: int) -> str:
         return f"{self.package_prefix}{index}"
 
     @property
     def pip_command(self) -> str:
+        if self.extra:
+            return install_command(self.extra)
         return f"pip install {self.package_prefix}{{1..{self.parts}}}"
 
     @property

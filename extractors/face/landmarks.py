@@ -20,6 +20,7 @@ import pandas as pd
 
 from extractors.base import Availability
 from extractors.errors import ModelNotAvailableError
+from extractors.extras import missing_extra, require_extra
 from extractors.face.events import au_events
 from extractors.face.geometry import head_pose, landmarks_to_au
 from extractors.media import ClipMedia
@@ -84,6 +85,7 @@ class LandmarkFaceBackend:
 
     name: ClassVar[str] = "landmarks"
     version: ClassVar[str] = "1.0"
+    extra: ClassVar[str] = "landmarks"
 
     def __init__(self, frame_rate: float = 5.0, max_side: int = 640, upsample: int = 1):
         if frame_rate <= 0:
@@ -103,6 +105,9 @@ class LandmarkFaceBackend:
         return config_hash({"backend": self.name, "version": self.version, **self.config()})
 
     def available(self) -> Availability:
+        no_extra = missing_extra(self.extra, "the landmarks face backend")
+        if no_extra:
+            return Availability(False, no_extra)
         path = predictor_path()
         if path is None:
             return Availability(False, f"{MODEL_FILE} not found: {INSTALL_HINT}")
@@ -113,6 +118,7 @@ class LandmarkFaceBackend:
     def extract(self, clip: ClipMedia) -> FaceCues:
         if not clip.info.has_video:
             return self._cues(_empty_frames(), missing_reason="no video stream")
+        require_extra(self.extra, "the landmarks face backend")
         detector, predictor = _load_models()  # fails fast, before any decoding
         # Frames are streamed; only per-frame numbers are kept (long videos stay small).
         time_list: list[float] = []

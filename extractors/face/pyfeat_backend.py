@@ -35,6 +35,7 @@ import pandas as pd
 
 from extractors.base import Availability
 from extractors.errors import ModelNotAvailableError
+from extractors.extras import missing_extra, require_extra
 from extractors.face.events import au_events
 from extractors.media import ClipMedia, VideoFrame
 from extractors.registry import register
@@ -280,6 +281,7 @@ class PyFeatFaceBackend:
 
     name: ClassVar[str] = "pyfeat"
     version: ClassVar[str] = _version()
+    extra: ClassVar[str] = "pyfeat"
 
     def __init__(
         self,
@@ -322,6 +324,9 @@ class PyFeatFaceBackend:
         )
 
     def available(self) -> Availability:
+        no_extra = missing_extra(self.extra, "the pyfeat face backend")
+        if no_extra:
+            return Availability(False, no_extra)
         found, missing = find_weights(self.pyfeat_dir)
         if missing:
             return Availability(False, missing_message(missing, self.pyfeat_dir))
@@ -329,6 +334,7 @@ class PyFeatFaceBackend:
         return Availability(True, f"py-feat weights in {', '.join(folders)}")
 
     def _detector(self) -> Any:
+        require_extra(self.extra, "the pyfeat face backend")
         found = require_weights(self.pyfeat_dir)  # fails before anything heavy loads
         device = _device(self.device)
         key = (device, self.pyfeat_dir or "")

@@ -36,6 +36,7 @@ import numpy as np
 
 from extractors.base import Availability
 from extractors.errors import ExtractionError, ModelNotAvailableError, first_line
+from extractors.extras import missing_extra, require_extra
 from extractors.media import AUDIO_SAMPLE_RATE, ClipMedia
 from extractors.registry import register
 from extractors.schema import SpeechCues, SpeechSegment, Word, config_hash
@@ -54,7 +55,6 @@ from extractors.speech.whisperx_models import (
     diarize_status,
     find_align_model,
     find_diarize_model,
-    package_dir,
     vad_status,
 )
 from extractors.voice.lld import clean_signal
@@ -65,7 +65,7 @@ __all__ = ["WhisperXSpeechBackend", "align_status", "diarize_status", "vad_statu
 def _version() -> str:
     try:
         return f"whisperx-{metadata.version('whisperx')}"
-    except metadata.PackageNotFoundError:  # pragma: no cover - a core dependency
+    except metadata.PackageNotFoundError:  # the whisperx extra is not installed
         return "whisperx-missing"
 
 
@@ -141,6 +141,7 @@ class WhisperXSpeechBackend(WhisperCuesMixin):
 
     name: ClassVar[str] = "whisperx"
     version: ClassVar[str] = _version()
+    extra: ClassVar[str] = "whisperx"
 
     def __init__(
         self,
@@ -202,12 +203,13 @@ class WhisperXSpeechBackend(WhisperCuesMixin):
     def available(self) -> Availability:
         """ok when transcription can run offline; the detail also says whether
         alignment and diarization can (they are optional)."""
+        no_extra = missing_extra(self.extra, "the whisperx speech backend")
+        if no_extra:
+            return Availability(False, no_extra)
         try:
             path = resolve_whisper_model(self.model)
         except ModelNotAvailableError as exc:
             return Availability(False, str(exc))
-        if package_dir("whisperx") is None:
-            return Availability(False, "whisperx is not installed (pip install whisperx)")
         vad_ok, vad_detail = vad_status(self.vad_method)
         if not vad_ok:
             return Availability(False, vad_detail)
@@ -279,6 +281,7 @@ class WhisperXSpeechBackend(WhisperCuesMixin):
 
     # -- extraction -------------------------------------------------------------------
     def extract(self, clip: ClipMedia) -> SpeechCues:
+        require_extra(self.extra, "the whisperx speech backend")
         audio, no_audio = self._audio_or_missing(clip)
         if no_audio is not None:
             return no_audio
