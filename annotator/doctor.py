@@ -193,7 +193,12 @@ def decode_probe(model: str | None = None, timeout_s: float = DECODE_TIMEOUT_S) 
         return Check("drafter", Status.FAIL, detail, {"returncode": done.returncode})
     facts = json.loads(done.stdout.strip().splitlines()[-1])
     features = facts["system_info"]
-    enabled = [f.split("=")[0].strip() for f in features.split("|") if f.strip().endswith("= 1")]
+    # "CPU : SSE3 = 1 | AVX2 = 1 | ... |": the features this build compiled in
+    enabled = [
+        f.split(":")[-1].split("=")[0].strip()
+        for f in features.split("|")
+        if f.strip().endswith("= 1")
+    ]
     host_only = [f for f in enabled if f.startswith(HOST_ONLY_FEATURES)]
     facts.update(features_enabled=enabled, seconds=round(seconds, 2))
     detail = (

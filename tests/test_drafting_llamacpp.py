@@ -32,8 +32,6 @@ from annotator.drafting.models import (
 )
 from extractors.errors import ModelNotAvailableError
 
-pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
-
 ANGRY_CUE_TEXT = """Clip: 6.6 s
 Visual cues:
 - face visible in 33 of 33 sampled frames

