@@ -1,5 +1,7 @@
 # The mer-annotator image: CLI, pipeline and the Streamlit review app.
-# Same lock file as local installs (uv.lock), so the container resolves exactly like CI.
+# Same lock file as local installs (uv.lock), so the container resolves exactly like CI, and
+# the same portable llama.cpp build flags (pyproject.toml): an image built on one CPU runs on
+# another. The core install (no torch); add e.g. `--extra whisperx` to both syncs for more.
 FROM python:3.11-slim-bookworm
 
 ENV UV_PYTHON_DOWNLOADS=never \
@@ -10,10 +12,11 @@ ENV UV_PYTHON_DOWNLOADS=never \
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ffmpeg espeak-ng build-essential \
- && rm -rf /var/lib/apt/lists/* \
- && pip install --no-cache-dir uv==0.13.8
+ && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
+COPY locks/tools.lock locks/tools.lock
+RUN pip install --no-cache-dir --require-hashes --no-deps -r locks/tools.lock
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --locked --no-install-project --no-dev
 COPY annotator annotator

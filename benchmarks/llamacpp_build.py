@@ -93,7 +93,10 @@ def child(cue: str, threads: int, repeat: int) -> dict[str, Any]:
         "draft_s": round(f, 2),
         "prompt_tok_s": round(usage["prompt_tokens"] / p, 1),
         "gen_tok_s": round(gen_tokens / max(f - p, 1e-6), 2),
-        "runs": {"prompt_s": [round(x, 2) for x in prompt_s], "draft_s": [round(x, 2) for x in full_s]},
+        "runs": {
+            "prompt_s": [round(x, 2) for x in prompt_s],
+            "draft_s": [round(x, 2) for x in full_s],
+        },
         "output": text,
     }
 

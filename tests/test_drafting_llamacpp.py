@@ -195,9 +195,16 @@ def test_llamacpp_needs_a_gguf(tmp_path: Path) -> None:
 
 
 def test_llamacpp_grammar_gives_a_schema_valid_draft() -> None:
-    """Even the 135M model returns a parseable draft under the JSON-schema grammar."""
-    backend = create_drafting("llamacpp", model="bundled:smollm2-135m", threads=1)
-    generation = backend.generate(build_messages(ANGRY_CUE_TEXT), decoding_schema())[0]
+    """Even the 135M model returns a parseable draft under the JSON-schema grammar, given
+    room for the longest object the schema allows: its string fields' maxLength add up to
+    1,900 characters, so 500 tokens more always reach the closing brace. (With 512 the
+    135M model filled its fields to the cap on the portable build and was cut mid-string.)"""
+    schema = decoding_schema()
+    longest = sum(p.get("maxLength", 0) for p in schema["properties"].values())
+    backend = create_drafting(
+        "llamacpp", model="bundled:smollm2-135m", threads=1, max_new_tokens=longest + 500
+    )
+    generation = backend.generate(build_messages(ANGRY_CUE_TEXT), schema)[0]
     fields = parse_draft(generation.text)
     assert fields.labels and -1.0 <= fields.valence <= 1.0
     assert generation.finish_reason == "stop"

@@ -57,8 +57,8 @@ def test_without_vllm_available_says_how_to_install_and_generate_fails_typed(
     availability = backend.available()
     assert not availability.ok
     assert availability.detail == (
-        "vllm is not installed: uv sync --extra gpu (or: uv pip install vllm==0.10.2); "
-        "needs a CUDA GPU"
+        "vllm is not installed: uv sync --extra gpu (or: pip install "
+        '"mer-annotator[gpu]"); needs a CUDA GPU'
     )
     with pytest.raises(ModelNotAvailableError, match="uv sync --extra gpu"):
         backend.generate(build_messages("Visual cues:\n- none"), decoding_schema())
