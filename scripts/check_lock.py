@@ -20,7 +20,10 @@ try:
 except ImportError:  # a venv with pip only
     from pip._vendor.packaging.markers import Marker
 
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$")
+#: ``name[extras]==version ; marker \`` (a requirement line of a hashed lock)
+PIN = re.compile(
+    r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$"
+)
 
 
 def normalise(name: str) -> str:
