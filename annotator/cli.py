@@ -16,7 +16,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from annotator.cli_common import DbOpt, HomeOpt, console, err, settings_for
+from annotator.cli_export import export, push_to_hub
+from annotator.cli_labelstudio import ls_app
+from annotator.cli_models import models_app
 from annotator.cli_run import _run, run
+from annotator.cli_stats import stats
+from annotator.cli_team import team_app
+from annotator.cli_worker import worker
 from annotator.config import Settings
 from annotator.safety import mask_url
 
@@ -372,24 +378,11 @@ def demo(
         raise typer.Exit(1)
 
 
-from annotator.cli_labelstudio import ls_app  # noqa: E402  (after `app`: it imports nothing of cli)
-from annotator.cli_models import models_app  # noqa: E402
-from annotator.cli_team import team_app  # noqa: E402
-
 app.add_typer(ls_app, name="ls")
 app.add_typer(models_app, name="models")
 app.add_typer(team_app, name="team")
-from annotator.cli_worker import worker  # noqa: E402
-
 app.command()(worker)  # annotator/cli_worker.py
-from annotator.cli_stats import stats  # noqa: E402
-
 app.command()(stats)  # annotator/cli_stats.py
-from annotator.cli_worker import worker  # noqa: E402
-
-app.command()(worker)  # annotator/cli_worker.py
-from annotator.cli_export import export, push_to_hub  # noqa: E402
-
 app.command()(export)  # annotator/cli_export.py
 app.command("push-to-hub")(push_to_hub)
 

@@ -12,7 +12,6 @@ from sqlmodel import col, func, select
 from typer.testing import CliRunner
 
 from annotator.drafting.base import DraftResult, generate_each, register_drafting
-from annotator.drafting.consistency import similarity
 from annotator.ingest import ingest
 from annotator.pipeline import Runner
 from db import Clip, CueRecord, CueTextRecord, Draft, StageRun, session_scope
@@ -137,13 +136,11 @@ def test_samples_are_kept_and_the_majority_is_chosen(settings, demo_clip: Path) 
     assert [d.sample_index for d in drafts] == [0, 1, 2]
     assert [d.chosen for d in drafts] == [False, False, True]
     assert chosen is not None and chosen.sample_index == 2 and chosen.labels == ["happiness"]
-    # confidence = agreement; the model's own number is kept beside it
-    from annotator.drafting.consistency import Sample
-
-    a, h1, h2 = (
-        Sample(d["labels"], d["valence"], d["arousal"]) for d in (ANGRY, VALID_DRAFT, HAPPY_2)
-    )
-    assert chosen.confidence == round((similarity(h2, a) + similarity(h2, h1)) / 2, 3)
+    # confidence = agreement, the mean similarity to the other samples, worked by hand:
+    # to "anger" (-0.7, 0.8): labels 0, valence 1 - 1.2/2, arousal 1 - 0.3 -> 0.275;
+    # to "happy, friendly" (0.6, 0.5): labels 1/2, valence 0.95, arousal 1 -> 0.7375.
+    # The model's own number is kept beside it.
+    assert chosen.confidence == 0.506
     assert chosen.model_confidence == 0.7 and drafts[0].model_confidence == 0.9
     assert drafts[0].confidence is not None and drafts[0].confidence < chosen.confidence
     assert all(d.sampling_json["n"] == 3 for d in drafts)

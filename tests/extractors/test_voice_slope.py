@@ -110,8 +110,3 @@ def test_octave_jump_slope_is_left_out(
     # The whole clip's own slopes are all plausible: no warning on the real audio.
     assert not any("implausible" in w for w in cues.warnings)
     assert implausible_slopes(cues.frames, [span], cues.speech_regions) == []
-
-
-def test_textualizer_limits_match_the_extractor() -> None:
-    assert prosody.SLOPE_MIN_VOICED_S == SLOPE_MIN_VOICED_S
-    assert prosody.SLOPE_MAX_ST_PER_S == SLOPE_MAX_ST_PER_S

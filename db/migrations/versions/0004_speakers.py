@@ -4,8 +4,9 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-30
 
-A stub until its issue lands: an empty upgrade keeps the revision chain fixed while
-several changes are made side by side. Fill in both directions with the models.
+Empty on purpose: the speaker baseline needed no schema change in the end (speakers are a
+column of 0001's clip table), and the revision stays so that databases stamped 0004 keep
+their place in the chain.
 """
 
 from collections.abc import Sequence
