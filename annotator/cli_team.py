@@ -54,7 +54,7 @@ def _fail(message: str) -> typer.Exit:
 
 def _set_token(token_file: Path) -> str:
     """A fresh token written to ``token_file``; its hash is returned for the database."""
-    from app.auth import hash_token, new_token
+    from db.tokens import hash_token, new_token
 
     token = new_token()
     try:

@@ -19,16 +19,14 @@ from app.auth import (
     PermissionDenied,
     authenticate,
     can,
-    hash_token,
-    new_token,
     require,
     require_current,
     sign_in,
     sign_in_required,
-    verify_token,
 )
 from db import Annotator, Assignment, Role, session_scope, sqlite_url
 from db.team import TeamError, UnknownAnnotatorError, deactivate, team_summary, upsert_member
+from db.tokens import hash_token, new_token, verify_token
 from tests.test_postgres import pg_server, pg_url  # noqa: F401  (fixtures: the PostgreSQL server)
 from tests.test_review_queue import _review, seed
 

@@ -10,12 +10,13 @@ import pytest
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from app.auth import PermissionDenied, hash_token
+from app.auth import PermissionDenied
 from app.logic import cue_markdown, md_escape, queue_label
 from app.saving import save
 from app.signin import User
 from db.models import Annotator, Assignment, ReviewStatus
 from db.queries import ReviewInput, final_review, save_review
+from db.tokens import hash_token
 from tests.app.conftest import CAPTION, UNGROUNDED, Db, run_app
 
 
