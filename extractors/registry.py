@@ -3,8 +3,8 @@
 A backend class registers itself with ``@register("face", "mediapipe")``; the CLI
 and settings pick backends by name with ``create("face", name, **options)``. An
 unknown name lists the known ones. Built-in backends are imported on first
-lookup from the module named for their kind (by name, so this module imports
-nothing above ``extractors``); ``ANNOTATOR_<KIND>_BACKEND`` in the environment
+lookup from the module named for their kind; the drafting kind is added by
+``annotator.drafting`` (``add_kind``), so this module names nothing above ``extractors``; ``ANNOTATOR_<KIND>_BACKEND`` in the environment
 overrides a kind's default name (read by ``annotator.config.Settings.load``, as
 lhotse lets an environment variable pick its audio backend).
 
@@ -23,19 +23,19 @@ from typing import Any, TypeVar
 from extractors.errors import AnnotatorError
 from extractors.extras import missing_extra
 
-#: kind -> module that registers the built-in backends of that kind when imported.
+#: kind -> module that registers the built-in backends of that kind when imported. A package
+#: above this one adds its own kind with ``add_kind`` ("drafting", from annotator.drafting),
+#: so this module never names a higher floor.
 BUILTIN_MODULES: dict[str, str] = {
     "face": "extractors.face",
     "voice": "extractors.voice",
     "speech": "extractors.speech",
-    "drafting": "annotator.drafting.backends",
 }
-KINDS = tuple(BUILTIN_MODULES)
 #: Environment variable naming modules with backends of one's own (imported on lookup).
 ENV_PLUGINS = "ANNOTATOR_PLUGINS"
 #: The kinds an extractor stage runs (drafting is the LLM stage).
 EXTRACTOR_KINDS = ("face", "voice", "speech")
-_REGISTRY: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}
+_REGISTRY: dict[str, dict[str, type]] = {kind: {} for kind in BUILTIN_MODULES}
 
 T = TypeVar("T", bound=type)
 
@@ -47,9 +47,17 @@ class UnknownBackendError(AnnotatorError, KeyError):
         return str(self.args[0])
 
 
+def add_kind(kind: str, builtin_module: str) -> None:
+    """A backend kind of a higher package, whose built-ins register when ``builtin_module``
+    is imported (idempotent)."""
+    BUILTIN_MODULES.setdefault(kind, builtin_module)
+    _REGISTRY.setdefault(kind, {})
+
+
 def _check_kind(kind: str) -> None:
     if kind not in _REGISTRY:
-        raise UnknownBackendError(f"unknown backend kind {kind!r}; known kinds: {', '.join(KINDS)}")
+        known = ", ".join(_REGISTRY)
+        raise UnknownBackendError(f"unknown backend kind {kind!r}; known kinds: {known}")
 
 
 def register(kind: str, name: str) -> Callable[[T], T]:

@@ -111,6 +111,9 @@ def file_fingerprint(path: str | Path) -> str:
     return _FINGERPRINTS[cache_key]
 
 
+registry.add_kind("drafting", "annotator.drafting.backends")
+
+
 def register_drafting(name: str) -> Callable[[T], T]:
     """``@register_drafting("openai")``: the shared registry under the kind "drafting"."""
     return registry.register("drafting", name)
