@@ -343,11 +343,13 @@ def clip_ids(settings: Settings, clips: list[str] | None) -> tuple[list[int] | N
 
 
 def _print_run_summary(result: Any) -> None:
+    from db.models import OutcomeStatus
+
     for outcome in result.outcomes:
-        if outcome.status == "failed":
+        if outcome.status == OutcomeStatus.FAILED:
             for code, message in outcome.errors:
                 err.print(f"[red]✗[/] {escape(outcome.name)}: {escape(message)} [dim]({code})[/]")
-        elif outcome.status == "partial":
+        elif outcome.status == OutcomeStatus.PARTIAL:
             gone = "; ".join(f"{k}: {v}" for k, v in outcome.missing.items())
             console.print(f"[yellow]~[/] {escape(outcome.name)}: partial ({escape(gone)})")
     counts = result.counts()

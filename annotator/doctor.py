@@ -320,8 +320,8 @@ def check_database(settings: Settings) -> Check:
     url = settings.db_url
     shown = masked_url(url)
     parsed = make_url(url)
-    sqlite_file = parsed.get_backend_name() == "sqlite" and parsed.database
-    if sqlite_file and not Path(parsed.database).exists():
+    database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if database and not Path(database).exists():
         return Check("database", Status.OK, f"{shown}: not made yet (the first command makes it)")
     engine = create_engine(url, connect_args={"connect_timeout": 5} if "postgres" in url else {})
     try:

@@ -48,7 +48,7 @@ from db import (
     Stage,
     session_scope,
 )
-from db.models import utcnow
+from db.models import OutcomeStatus, utcnow
 from extractors import registry
 from extractors.errors import NativeCrashError, first_line
 from extractors.media import ClipMedia
@@ -74,7 +74,7 @@ class RunResult:
 
     @property
     def failed(self) -> list[ClipOutcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
+        return [o for o in self.outcomes if o.status == OutcomeStatus.FAILED]
 
     def counts(self) -> Counter[str]:
         return Counter(o.status for o in self.outcomes)
@@ -265,7 +265,7 @@ class Runner(StageStore):
                 f"{exit_description(host.last_exitcode)}; {DOCTOR_HINT}"
             )
             outcome = ClipOutcome(
-                clip.id or 0, clip.name, "failed", [(NativeCrashError.code, message)]
+                clip.id or 0, clip.name, OutcomeStatus.FAILED, [(NativeCrashError.code, message)]
             )
         except Exception as exc:  # what the child raised: a bug outside the stages
             outcome = self._crashed(clip, exc)
@@ -316,7 +316,9 @@ class Runner(StageStore):
     def _crashed(self, clip: Clip, exc: Exception) -> ClipOutcome:
         log.debug("clip %s crashed\n%s", clip.name, traceback.format_exc())
         message = f"{clip.name}: internal error: {type(exc).__name__}: {first_line(exc)}"
-        outcome = ClipOutcome(clip.id or 0, clip.name, "failed", [("internal_error", message)])
+        outcome = ClipOutcome(
+            clip.id or 0, clip.name, OutcomeStatus.FAILED, [("internal_error", message)]
+        )
         if clip.id is not None:
             self._finish_clip(clip.id, outcome)
         return outcome
@@ -358,9 +360,9 @@ class Runner(StageStore):
             outcome.skipped_stages += int(drafted.skipped)
             outcome.errors.extend(drafted.errors)
         if outcome.errors:
-            outcome.status = "failed"
+            outcome.status = OutcomeStatus.FAILED
         elif outcome.missing:
-            outcome.status = "partial"
+            outcome.status = OutcomeStatus.PARTIAL
         self._finish_clip(outcome.clip_id, outcome)
 
     def _prepare(
@@ -384,7 +386,7 @@ class Runner(StageStore):
         """Every modality stage of the clip: stored results reused, the rest extracted and
         stored; the finished (failed) outcome when the media file is gone."""
         assert clip.id is not None
-        outcome = ClipOutcome(clip_id=clip.id, name=clip.name, status="done")
+        outcome = ClipOutcome(clip_id=clip.id, name=clip.name, status=OutcomeStatus.DONE)
 
         def step(stage: str) -> None:
             if progress:
@@ -407,7 +409,7 @@ class Runner(StageStore):
         if pending:
             media_path = self._media_path(clip)
             if media_path is None:
-                outcome.status = "failed"
+                outcome.status = OutcomeStatus.FAILED
                 outcome.errors.append(
                     (
                         "file_not_found",
@@ -434,7 +436,7 @@ class Runner(StageStore):
 
     def _read_back(self, clip: Clip) -> tuple[Cues, dict[str, int | None]]:
         """The cues the first pass stored (a stage that failed there stays missing)."""
-        scratch = ClipOutcome(clip_id=clip.id or 0, name=clip.name, status="done")
+        scratch = ClipOutcome(clip_id=clip.id or 0, name=clip.name, status=OutcomeStatus.DONE)
         cues = Cues(media=MediaInfo.from_dict(clip.media_json))
         records: dict[str, int | None] = {}
         for stage in MODALITY_STAGES:
@@ -573,9 +575,9 @@ def close_job(
         assert job is not None
         if n_clips is not None:
             job.n_clips = n_clips
-        job.n_done = counts.get("done", 0)
-        job.n_partial = counts.get("partial", 0)
-        job.n_failed = counts.get("failed", 0)
+        job.n_done = counts.get(OutcomeStatus.DONE, 0)
+        job.n_partial = counts.get(OutcomeStatus.PARTIAL, 0)
+        job.n_failed = counts.get(OutcomeStatus.FAILED, 0)
         job.errors_json = dict(result.error_codes())
         job.finished_at = utcnow()
         session.add(job)

@@ -21,7 +21,7 @@ from annotator.config import Settings
 from annotator.extraction import Extraction
 from annotator.speakers import speaker_baseline
 from db import Clip, CueRecord, CueTextRecord, Stage, StageRun, StageStatus, session_scope
-from db.models import utcnow
+from db.models import OutcomeStatus, utcnow
 from db.queries import stage_run
 from extractors.errors import AnnotatorError, first_line
 from extractors.schema import (
@@ -57,7 +57,7 @@ def once_more_on_conflict(step: Callable[[], _T]) -> _T:
 class ClipOutcome:
     clip_id: int
     name: str
-    status: str  # done | partial | failed
+    status: OutcomeStatus
     errors: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
     missing: dict[str, str] = field(default_factory=dict)
     draft_status: str | None = None

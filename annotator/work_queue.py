@@ -38,7 +38,7 @@ from sqlmodel import col, select
 
 from annotator.stage_store import ClipOutcome
 from db import Clip, WorkItem, WorkState, get_engine
-from db.models import utcnow
+from db.models import ClipStatus, OutcomeStatus, utcnow
 from extractors.errors import first_line
 
 EXTRACT = "extract"
@@ -252,7 +252,7 @@ class WorkQueue:
 
     def finish(self, item_id: int, outcome: ClipOutcome) -> bool:
         """The clip is finished (done, partial or failed: the item is done unless failed)."""
-        failed = outcome.status == "failed"
+        failed = outcome.status == OutcomeStatus.FAILED
         code, message = outcome.errors[0] if outcome.errors else (None, None)
         return self._update_own(
             item_id,
@@ -292,7 +292,7 @@ class WorkQueue:
     ) -> None:
         """The item and its clip failed with ``code`` (the clip's name leads the message)."""
         name = conn.execute(select(Clip.name).where(col(Clip.id) == clip_id)).scalar_one()
-        outcome = ClipOutcome(clip_id, name, "failed", [(code, f"{name}: {message}")])
+        outcome = ClipOutcome(clip_id, name, OutcomeStatus.FAILED, [(code, f"{name}: {message}")])
         outcome.missing = dict((prior or {}).get("missing") or {})
         conn.execute(
             update(WorkItem)
@@ -309,7 +309,7 @@ class WorkQueue:
         conn.execute(
             update(Clip)
             .where(col(Clip.id) == clip_id)
-            .values(status="failed", error_code=code, error_message=outcome.errors[0][1])
+            .values(status=ClipStatus.FAILED, error_code=code, error_message=outcome.errors[0][1])
         )
 
     def outcomes(self, clip_ids: Iterable[int] | None = None) -> list[ClipOutcome]:
@@ -359,7 +359,8 @@ class WorkQueue:
 
 
 def outcome_from(data: dict[str, Any]) -> ClipOutcome:
-    outcome = ClipOutcome(**{k: v for k, v in data.items() if k != "errors"})
+    outcome = ClipOutcome(**{k: v for k, v in data.items() if k not in ("errors", "status")},
+                          status=OutcomeStatus(data["status"]))  # fmt: skip
     outcome.errors = [(code, message) for code, message in data.get("errors", [])]
     return outcome
 

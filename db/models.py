@@ -44,6 +44,14 @@ class ClipStatus(StrEnum):
     FAILED = "failed"
 
 
+class OutcomeStatus(StrEnum):
+    """How a clip came out of one run (``ClipStatus`` says where it is in its life)."""
+
+    DONE = "done"
+    PARTIAL = "partial"  # finished, with a modality missing (no face, silence...)
+    FAILED = "failed"
+
+
 class DraftStatus(StrEnum):
     VALID = "valid"
     INVALID = "invalid"  # model output kept raw; it did not parse or validate

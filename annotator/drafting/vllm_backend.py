@@ -109,7 +109,10 @@ def _sampling_params(kwargs: dict[str, Any]) -> Any:
     except ImportError:
         from vllm.sampling_params import StructuredOutputsParams  # type: ignore[attr-defined]
 
-        return SamplingParams(**kwargs, structured_outputs=StructuredOutputsParams(json=schema))
+        # vllm >= 0.11 (the lock has 0.10.2, whose SamplingParams lacks the keyword)
+        return SamplingParams(  # type: ignore[call-arg]
+            **kwargs, structured_outputs=StructuredOutputsParams(json=schema)
+        )
 
 
 @register_drafting("vllm")

@@ -171,12 +171,12 @@ def _serve(factory: Callable[[], Any], conn: Connection, parent_pid: int) -> Non
     from annotator.engines.processes import die_with
 
     die_with(parent_pid)
+    obj: Any = None
+    failed: BaseException | None = None
     try:
         obj = factory()
     except BaseException as exc:  # answer the first call with it (ModelNotAvailableError...)
-        obj, failed = None, exc
-    else:
-        failed = None
+        failed = exc
 
     def emit(value: Any) -> None:
         conn.send(("event", value))

@@ -15,6 +15,7 @@ from annotator.pipeline import Runner
 from annotator.stage_store import ClipOutcome
 from annotator.work_queue import DEFAULT_LEASE_S, EXTRACT, Claim, WorkQueue, outcome_from
 from db import Clip, session_scope
+from db.models import OutcomeStatus
 from extractors.schema import config_hash
 
 log = logging.getLogger(__name__)
@@ -145,4 +146,4 @@ class ClipWorker:
 
 
 def _fresh(clip: Clip) -> ClipOutcome:
-    return ClipOutcome(clip_id=clip.id or 0, name=clip.name, status="done")
+    return ClipOutcome(clip_id=clip.id or 0, name=clip.name, status=OutcomeStatus.DONE)
