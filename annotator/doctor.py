@@ -8,7 +8,6 @@ exits 1 when a check failed, which is how ``make demo`` stops before a run that 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata as metadata
 import importlib.util
 import json
@@ -27,6 +26,7 @@ from typing import Any
 from annotator.config import Settings
 from annotator.engines.contained import exit_description
 from extractors.extras import EXTRAS, install_command, missing_extra
+from extractors.media import sha256_file
 
 #: The Label Studio the project's lock, tests and compose file pin (deploy/labelstudio/).
 LABEL_STUDIO_VERSION = "1.23.2"
@@ -244,14 +244,6 @@ def _decode_one_token(model: str | None) -> None:
 # -- models, media, storage ------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_models() -> Check:
     """The default models' files: where, and their sha256 (the big GGUF's is the pinned
     one its join verified, not hashed again)."""
@@ -266,13 +258,13 @@ def check_models() -> Check:
     if face is None:
         problems.append(f"{mediapipe_backend.MODEL_FILE} missing: {mediapipe_backend.INSTALL_HINT}")
     else:
-        digest = _sha256(face)
+        digest = sha256_file(face)
         files[face.name] = {"path": str(face), "sha256": digest}
         if digest != mediapipe_backend.MODEL_SHA256:
             problems.append(f"{face} does not match its pinned sha256")
     try:
         whisper = Path(resolve_whisper_model("bundled:tiny.en")) / "model.bin"
-        files["whisper tiny.en"] = {"path": str(whisper), "sha256": _sha256(whisper)}
+        files["whisper tiny.en"] = {"path": str(whisper), "sha256": sha256_file(whisper)}
     except Exception as exc:
         problems.append(str(exc).splitlines()[0])
     split = SPLIT_MODELS[DEFAULT_DRAFT_MODEL]

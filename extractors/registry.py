@@ -4,9 +4,10 @@ A backend class registers itself with ``@register("face", "mediapipe")``; the CL
 and settings pick backends by name with ``create("face", name, **options)``. An
 unknown name lists the known ones. Built-in backends are imported on first
 lookup from the module named for their kind; the drafting kind is added by
-``annotator.drafting`` (``add_kind``), so this module names nothing above ``extractors``; ``ANNOTATOR_<KIND>_BACKEND`` in the environment
-overrides a kind's default name (read by ``annotator.config.Settings.load``, as
-lhotse lets an environment variable pick its audio backend).
+``annotator.drafting`` (``add_kind``), so this module names nothing above
+``extractors``. ``ANNOTATOR_<KIND>_BACKEND`` in the environment overrides a kind's
+default name (read by ``annotator.config.Settings.load``, as lhotse lets an environment
+variable pick its audio backend).
 
 Backends of your own: put them in a module that registers them on import and name it in
 ``ANNOTATOR_PLUGINS`` (comma-separated modules). Every lookup imports those modules first,

