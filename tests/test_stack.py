@@ -43,8 +43,8 @@ def _compose() -> dict[str, Any]:
     return yaml.safe_load(COMPOSE.read_text())
 
 
-def _readme_team_section() -> str:
-    text = (ROOT / "README.md").read_text()
+def _docs_team_section() -> str:
+    text = (ROOT / "docs" / "team.md").read_text()
     start = text.index("## Running it for a team: services and security")
     end = text.find("\n## ", start + 3)
     return text[start : end if end > 0 else None]
@@ -156,7 +156,7 @@ def test_compose_commands_are_real_cli_commands_with_real_options() -> None:
 
 
 def test_every_variable_compose_and_make_secrets_set_is_documented_in_the_readme() -> None:
-    section = _readme_team_section()
+    section = _docs_team_section()
     names: set[str] = set()
     for svc in _compose()["services"].values():
         names |= set(svc.get("environment") or {})

@@ -19,7 +19,7 @@ strength): the max of the two would turn a wink into a blink and one-sided
 landmark jitter into an action.
 
 Not every row is emitted. ``EMITTED`` holds the AUs that tracked on real data
-(``benchmarks/validate_face_aus.py``, figures in the README face section):
+(``benchmarks/validate_face_aus.py``, figures in docs/backends.md, face section):
 
 =====  ==================  =======  ====  ====  ==========================================
 AU     blendshape(s)       combine  rest  full  status (benchmarks/validate_face_aus.py)

@@ -3,8 +3,8 @@
 Labelled stills (15-f13-anc angry, 0-f15-hao happy, 0-f1-su surprised) are held for
 4 s as H.264 clips; WolfgangLanger_Pexels.mp4 is a crying woman with her eyes shut
 for the first ~5.7 s; noface_face.mov has no face until ~4 s; multi_face.jpg holds
-several faces. Correlation thresholds are those published in the README face
-section (benchmarks/validate_face_aus.py), never below the p < 0.01 critical r.
+several faces. Correlation thresholds are those published in docs/backends.md (face
+section; benchmarks/validate_face_aus.py), never below the p < 0.01 critical r.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from textualize import render
 
 STILLS = {"angry": "15-f13-anc-ph.jpg", "happy": "0-f15-hao-ph.jpg", "surprised": "0-f1-su-ph.jpg"}
 VIDEOS = ("single_face.mp4", "WolfgangLanger_Pexels.mp4", "face_noface.mov", "noface_face.mov")
-#: Published minimum Pearson r (README face section) against the landmarks backend.
+#: Published minimum Pearson r (docs/backends.md, face section) against the landmarks backend.
 MIN_R = {"AU12": 0.75, "AU43": 0.75}
 
 
@@ -265,7 +265,7 @@ def test_speaker_baseline_replaces_the_clip_one(stills) -> None:
     assert "changes against speaker s1's resting face:" in text
 
 
-# --- correlation with the reference (README face table) -----------------------------
+# --- correlation with the reference (docs/backends.md face table) -------------------------
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
