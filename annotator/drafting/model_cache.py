@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ from typing import Any
 
 from extractors.errors import ModelNotAvailableError
 from extractors.extras import install_command
+from extractors.packages import package_file
 
 _CHUNK = 8 * 1024 * 1024
 _MIB = 1024 * 1024
@@ -68,11 +68,7 @@ def default_cache_dir() -> Path:
 
 
 def _part_path(model: SplitGGUF, index: int) -> Path | None:
-    spec = importlib.util.find_spec(f"{model.module_prefix}{index}")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / f"part{index:02d}.bin"
-    return path if path.is_file() else None
+    return package_file(f"{model.module_prefix}{index}", "data", f"part{index:02d}.bin")
 
 
 def part_paths(model: SplitGGUF) -> list[Path]:

