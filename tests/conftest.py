@@ -49,6 +49,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+# Fixtures for the servers several modules use: PostgreSQL and Label Studio.
+pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.labelstudio"]
+
+
 def ci_strict() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 

@@ -4,9 +4,13 @@ scripted drafter writes three samples a clip), then reviews as a team makes them
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import select
 
@@ -15,7 +19,7 @@ from annotator.pipeline import Runner
 from db import Draft, session_scope
 from db.models import ReviewKind, ReviewSource, ReviewStatus
 from db.queries import ReviewInput, find_clip, save_review
-from tests.test_pipeline import VALID_DRAFT, scripted
+from tests.plugins.scripted import VALID_DRAFT, scripted
 
 OTHER_DRAFT = {**VALID_DRAFT, "caption": "The speaker sounds calm and neutral.",
                "labels": ["neutral"], "valence": 0.0, "arousal": 0.2}  # fmt: skip
@@ -97,3 +101,37 @@ def build_once(root: Path, demo_clip: Path, feat_data: Path) -> Home:
     if "home" not in _BUILT:
         _BUILT["home"] = build(root, demo_clip, feat_data)
     return _BUILT["home"]
+
+
+# -- reading an export back as a user would
+
+LOADER = r"""
+import json, sys
+import datasets
+datasets.disable_progress_bars()
+out, wanted = sys.argv[1], json.loads(sys.argv[2])
+result = {}
+for config, splits in wanted.items():
+    for split in splits:
+        ds = datasets.load_dataset(out, config, split=split)
+        rows = []
+        for row in ds:
+            video = row.get("video")
+            if isinstance(video, dict) and video.get("bytes") is not None:
+                row["video"] = {"path": video["path"], "n_bytes": len(video["bytes"])}
+            rows.append(row)
+        result[f"{config}/{split}"] = {"rows": rows, "features": list(ds.features)}
+        if "video" in ds.features:
+            result["video_feature"] = repr(ds.features["video"])
+result["torchcodec"] = "torchcodec" in sys.modules
+print(json.dumps(result, default=str))
+"""
+
+
+def load_back(out: Path, wanted: dict[str, list[str]], cache: Path) -> dict[str, Any]:
+    """Every configuration and split, loaded in a fresh process (its own datasets cache)."""
+    env = {**os.environ, "HF_DATASETS_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-c", LOADER, str(out), json.dumps(wanted)],
+                          capture_output=True, text=True, timeout=600, env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]

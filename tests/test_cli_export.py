@@ -18,7 +18,7 @@ from annotator.pipeline import Runner
 from db import Draft, session_scope
 from db.models import ReviewStatus
 from db.queries import ReviewInput, find_clip, save_review
-from tests.test_pipeline import VALID_DRAFT, scripted
+from tests.plugins.scripted import VALID_DRAFT, scripted
 
 ANNOTATOR = [sys.executable, "-m", "annotator.cli"]
 

@@ -21,8 +21,7 @@ from sqlmodel import col, select
 from annotator.config import Settings
 from annotator.ingest import ingest
 from db import Clip, CueRecord, StageRun, session_scope
-from tests.test_workers import assert_no_duplicates, stage_rows
-from tests.utils import ANNOTATOR, ROOT, cli_env, cut_clips
+from tests.utils import ANNOTATOR, ROOT, assert_no_duplicates, cli_env, cut_clips, stage_rows
 
 SEED = 20261130
 N_CLIPS = 4

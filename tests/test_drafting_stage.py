@@ -18,7 +18,7 @@ from db import Clip, CueRecord, CueTextRecord, Draft, StageRun, session_scope
 from db.queries import annotator_id, chosen_draft
 from db.review_queue import QueueFilter, QueueOrder, queue_page
 from extractors.errors import AnnotatorError
-from tests.test_pipeline import VALID_DRAFT, ScriptedDrafter, scripted
+from tests.plugins.scripted import VALID_DRAFT, ScriptedDrafter, scripted
 
 ANGRY = {**VALID_DRAFT, "labels": ["anger"], "valence": -0.7, "arousal": 0.8, "confidence": 0.9}
 HAPPY_2 = {**VALID_DRAFT, "labels": ["happiness"], "valence": 0.5}

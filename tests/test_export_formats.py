@@ -21,7 +21,7 @@ from annotator.export.media import place
 from annotator.export.splits import assign_speaker_splits, check_disjoint
 from db import Clip, session_scope
 from tests.export_data import ADJUDICATED, OTHER_DRAFT, Home, build_once
-from tests.test_pipeline import VALID_DRAFT
+from tests.plugins.scripted import VALID_DRAFT
 
 
 @pytest.fixture(scope="module")
@@ -231,7 +231,7 @@ def test_bulk_loading_picks_the_draft_db_queries_picks(data: Home) -> None:
 
 
 def test_embedded_media_shards_stay_under_the_byte_cap(data: Home, tmp_path: Path) -> None:
-    from tests.test_export_hf import load_back
+    from tests.export_data import load_back
 
     out = tmp_path / "sharded"
     options = ExportOptions(embed_media=True, shard_bytes=2048, with_stats=False)

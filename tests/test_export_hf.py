@@ -10,45 +10,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.export_data import ADJUDICATED, ALICE_V2, OTHER_DRAFT, Home, build_once
-from tests.test_pipeline import VALID_DRAFT
+from tests.export_data import ADJUDICATED, ALICE_V2, OTHER_DRAFT, Home, build_once, load_back
+from tests.plugins.scripted import VALID_DRAFT
 
 ANNOTATOR = [sys.executable, "-m", "annotator.cli"]
-
-LOADER = r"""
-import json, sys
-import datasets
-datasets.disable_progress_bars()
-out, wanted = sys.argv[1], json.loads(sys.argv[2])
-result = {}
-for config, splits in wanted.items():
-    for split in splits:
-        ds = datasets.load_dataset(out, config, split=split)
-        rows = []
-        for row in ds:
-            video = row.get("video")
-            if isinstance(video, dict) and video.get("bytes") is not None:
-                row["video"] = {"path": video["path"], "n_bytes": len(video["bytes"])}
-            rows.append(row)
-        result[f"{config}/{split}"] = {"rows": rows, "features": list(ds.features)}
-        if "video" in ds.features:
-            result["video_feature"] = repr(ds.features["video"])
-result["torchcodec"] = "torchcodec" in sys.modules
-print(json.dumps(result, default=str))
-"""
-
-
-def load_back(out: Path, wanted: dict[str, list[str]], cache: Path) -> dict[str, Any]:
-    """Every configuration and split, loaded in a fresh process (its own datasets cache)."""
-    env = {**os.environ, "HF_DATASETS_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run([sys.executable, "-c", LOADER, str(out), json.dumps(wanted)],
-                          capture_output=True, text=True, timeout=600, env=env)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def export(home: Path, out: Path, *args: str) -> subprocess.CompletedProcess[str]:

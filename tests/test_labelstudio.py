@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from annotator.cli import app
 from annotator.config import Settings
 from annotator.labelstudio import sync
-from annotator.labelstudio.client import Connection, LabelStudio
+from annotator.labelstudio.client import LabelStudio
 from annotator.labelstudio.config import (
     MalformedResultError,
     draft_id_of,
@@ -37,7 +37,6 @@ from annotator.labelstudio.config import (
 from annotator.labelstudio.pull import pull
 from annotator.labelstudio.sync import MediaUrls, chosen_draft, project_id
 from db import (
-    Clip,
     CueTextRecord,
     Draft,
     LabelStudioLink,
@@ -47,64 +46,15 @@ from db import (
     session_scope,
 )
 from db.queries import ReviewInput, review_for, reviews_of, save_review
-from extractors.media import sha256_file
 from tests.conftest import silent_video
-
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "labelstudio-test-server.sh"
-UNAVAILABLE = 3
-DRAFT: dict[str, Any] = {
-    "caption": "The speaker greets warmly and sounds pleased.",
-    "labels": ["happy", "friendly"],
-    "valence": 0.6,
-    "arousal": 0.5,
-    "confidence": 0.7,
-}
-
-
-def _server(command: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(SCRIPT), command], capture_output=True, text=True, timeout=timeout, cwd=ROOT
-    )
-
-
-@pytest.fixture(scope="session")
-def ls_server() -> Iterator[dict[str, str]]:
-    """Start (installing if need be) the throwaway server; yield its URL, token, media root."""
-    try:
-        started = _server("start", timeout=1800)  # pip install on a fresh machine included
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"labelstudio-test-server.sh start did not finish in 1800 s: {exc.stderr!r}")
-    if started.returncode == UNAVAILABLE:
-        reason = f"Label Studio cannot be installed on this machine: {started.stderr.strip()}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}\n(CI=true: the Label Studio tests must run in CI)")
-        pytest.skip(reason)
-    if started.returncode != 0:
-        pytest.fail(
-            f"labelstudio-test-server.sh start failed (exit {started.returncode}):\n"
-            f"{started.stderr}{started.stdout}"
-        )
-    env = dict(line.split("=", 1) for line in _server("env", 30).stdout.split())
-    try:
-        yield env
-    finally:
-        # Stop only a server this session started, and not under xdist (other workers use it).
-        if started.stdout.strip() == "started" and "PYTEST_XDIST_WORKER" not in os.environ:
-            _server("stop", timeout=120)
-
-
-@pytest.fixture
-def ls(ls_server: dict[str, str]) -> LabelStudio:
-    return LabelStudio(Connection(ls_server["LABEL_STUDIO_URL"], ls_server["LABEL_STUDIO_API_KEY"]))
-
-
-@pytest.fixture
-def env(ls_server: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for key in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"):
-        monkeypatch.setenv(key, ls_server[key])
-    monkeypatch.setenv("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT", ls_server["LSTEST_MEDIA"])
-    return ls_server
+from tests.fixtures.labelstudio import (
+    ADMIN,
+    DRAFT,
+    ROOT,
+    add_draft,
+    ls_cli,
+    seed_drafted_clips,
+)
 
 
 @pytest.fixture
@@ -124,42 +74,6 @@ def clips_dir(env: dict[str, str], demo_clip: Path, feat_data: Path) -> Iterator
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _add_draft(session: Session, clip_id: int, cue_id: int, run: str, **fields: Any) -> Draft:
-    values = {**DRAFT, **fields}
-    draft = Draft(clip_id=clip_id, cue_text_id=cue_id, config_hash=run, backend="scripted",
-                  model_id=f"scripted-model-{run}", prompt_version="mer-caption-1",
-                  raw_output="{}", **values)  # fmt: skip
-    session.add(draft)
-    session.flush()
-    return draft
-
-
-def _seed(settings: Settings, folder: Path) -> dict[str, int]:
-    """Clip, cue text and one valid draft per file, as the pipeline stores them."""
-    ids: dict[str, int] = {}
-    with session_scope(settings.db_url) as session:
-        for path in sorted(folder.iterdir()):
-            clip = Clip(sha256=sha256_file(path), name=path.name, source_uri=str(path),
-                        has_video=True, status="drafted")  # fmt: skip
-            session.add(clip)
-            session.flush()
-            assert clip.id is not None
-            card = f"0.0-2.0 s  {path.name}: AU12"
-            cue = CueTextRecord(clip_id=clip.id, config_hash="c1", textualizer_version="1.1",
-                                prompt_text="cues", readable_text=card)  # fmt: skip
-            session.add(cue)
-            session.flush()
-            assert cue.id is not None
-            _add_draft(session, clip.id, cue.id, "run1")
-            ids[path.name] = clip.id
-    return ids
-
-
-def _cli(*args: str, settings: Settings | None = None) -> Any:
-    extra = ["--home", str(settings.home)] if settings is not None else []
-    return CliRunner().invoke(app, ["ls", *args, *extra])
-
-
 def _tasks(ls: LabelStudio, pid: int) -> list[dict[str, Any]]:
     return list(ls.iter_tasks(pid))
 
@@ -174,9 +88,9 @@ def _events(settings: Settings, clip_id: int) -> list[ReviewEvent]:
 
 
 def _setup_and_push(settings: Settings, project: str, folder: Path) -> None:
-    out = _cli("setup", "--project", project, "--media-dir", str(folder))
+    out = ls_cli("setup", "--project", project, "--media-dir", str(folder))
     assert out.exit_code == 0, out.output
-    out = _cli("push", "--project", project, settings=settings)
+    out = ls_cli("push", "--project", project, settings=settings)
     assert out.exit_code == 0, out.output
 
 
@@ -274,8 +188,8 @@ def test_unreachable_server_is_one_line_naming_the_url(settings: Settings) -> No
 def test_setup_twice_gives_one_project_and_one_storage(
     ls: LabelStudio, env: dict[str, str], project: str, clips_dir: Path
 ) -> None:
-    first = _cli("setup", "--project", project, "--media-dir", str(clips_dir))
-    second = _cli("setup", "--project", project, "--media-dir", str(clips_dir))
+    first = ls_cli("setup", "--project", project, "--media-dir", str(clips_dir))
+    second = ls_cli("setup", "--project", project, "--media-dir", str(clips_dir))
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
     assert "created" in first.output.splitlines()[0] and "found" in second.output.splitlines()[0]
     listed: list[Any] = list(ls.sdk.projects.list(title=project))
@@ -294,7 +208,7 @@ def test_push_is_idempotent_resumable_and_sends_redrafts(
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    ids = _seed(settings, clips_dir)
+    ids = seed_drafted_clips(settings, clips_dir)
     _setup_and_push(settings, project, clips_dir)
     pid = project_id(ls, project)
     tasks = _tasks(ls, pid)
@@ -319,7 +233,7 @@ def test_push_is_idempotent_resumable_and_sends_redrafts(
     caption = next(r for r in shown[0]["result"] if r["from_name"] == "caption")
     assert caption["value"]["text"] == [DRAFT["caption"]]
 
-    again = _cli("push", "--project", project, settings=settings)
+    again = ls_cli("push", "--project", project, settings=settings)
     assert again.exit_code == 0 and "0 tasks created" in again.output, again.output
     assert "0 predictions created, 3 unchanged" in again.output
     tasks = _tasks(ls, pid)
@@ -339,7 +253,7 @@ def test_push_is_idempotent_resumable_and_sends_redrafts(
     with session_scope(settings.db_url) as session:
         for link in session.exec(select(LabelStudioLink)):
             session.delete(link)
-    healed = _cli("push", "--project", project, settings=settings)
+    healed = ls_cli("push", "--project", project, settings=settings)
     assert "0 tasks created, 3 already there, 0 predictions created" in healed.output, healed.output
     with session_scope(settings.db_url) as session:
         assert session.exec(select(func.count()).select_from(LabelStudioLink)).one() == 3
@@ -351,8 +265,8 @@ def test_push_is_idempotent_resumable_and_sends_redrafts(
         ).one()
         assert cue.id is not None
         # Two samples: the one marked chosen (the second) is the one pushed.
-        _add_draft(session, ids["demo clip.mp4"], cue.id, "run2", caption="Not this one.")
-        new = _add_draft(session, ids["demo clip.mp4"], cue.id, "run2", caption="Now tense.",
+        add_draft(session, ids["demo clip.mp4"], cue.id, "run2", caption="Not this one.")
+        new = add_draft(session, ids["demo clip.mp4"], cue.id, "run2", caption="Now tense.",
                          labels=["tense"], valence=-0.4, confidence=0.55, sample_index=1,
                          chosen=True)  # fmt: skip
         assert chosen_draft(session, ids["demo clip.mp4"]).id == new.id  # type: ignore[union-attr]
@@ -366,7 +280,7 @@ def test_push_is_idempotent_resumable_and_sends_redrafts(
         return real_iter(self, *args, **kwargs)
 
     monkeypatch.setattr(LabelStudio, "iter_tasks", counting_iter)
-    redrafted = _cli("push", "--project", project, settings=settings)
+    redrafted = ls_cli("push", "--project", project, settings=settings)
     assert "0 tasks created, 0 already there, 1 predictions created, 2 unchanged, 1 superseded " \
         "removed" in redrafted.output, redrafted.output  # fmt: skip
     assert listed == []
@@ -386,7 +300,7 @@ def test_push_is_idempotent_resumable_and_sends_redrafts(
     listed.clear()
     assert (
         "0 predictions created, 3 unchanged, 0 superseded"
-        in _cli("push", "--project", project, settings=settings).output
+        in ls_cli("push", "--project", project, settings=settings).output
     )
     assert listed == []
 
@@ -402,7 +316,7 @@ def test_push_is_idempotent_resumable_and_sends_redrafts(
             elif link.clip_id == face_id:
                 link.pushed_draft_id = link.prediction_id = None
             session.add(link)
-    repaired = _cli("push", "--project", project, settings=settings)
+    repaired = ls_cli("push", "--project", project, settings=settings)
     assert "0 tasks created, 0 already there, 0 predictions created, 3 unchanged, 0 " \
         "superseded" in repaired.output, repaired.output  # fmt: skip
     assert sum(len(t["predictions"]) for t in _tasks(ls, pid)) == 3
@@ -421,8 +335,8 @@ def test_push_that_crashes_between_chunks_is_finished_by_the_next(
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _seed(settings, clips_dir)
-    assert _cli("setup", "--project", project, "--media-dir", str(clips_dir)).exit_code == 0
+    seed_drafted_clips(settings, clips_dir)
+    assert ls_cli("setup", "--project", project, "--media-dir", str(clips_dir)).exit_code == 0
     pid = project_id(ls, project)
     media = MediaUrls(Path(env["LSTEST_MEDIA"]))
     real_import, calls = sync._import_chunk, []
@@ -450,13 +364,13 @@ def test_push_that_crashes_between_chunks_is_finished_by_the_next(
 def test_media_from_a_url_prefix(
     ls: LabelStudio, env: dict[str, str], project: str, clips_dir: Path, settings: Settings
 ) -> None:
-    _seed(settings, clips_dir)
+    seed_drafted_clips(settings, clips_dir)
     prefix = "https://media.example.org/mer"
-    out = _cli("setup", "--project", project, "--media-url-prefix", prefix)
+    out = ls_cli("setup", "--project", project, "--media-url-prefix", prefix)
     assert out.exit_code == 0, out.output
     pid = project_id(ls, project)
     assert ls.sdk.import_storage.local.list(project=pid) == []
-    out = _cli("push", "--project", project, "--media-url-prefix", prefix, settings=settings)
+    out = ls_cli("push", "--project", project, "--media-url-prefix", prefix, settings=settings)
     assert out.exit_code == 0 and "3 tasks created" in out.output, out.output
     urls = sorted(t["data"]["video"] for t in _tasks(ls, pid))
     folder = clips_dir.name
@@ -485,7 +399,6 @@ def _annotate(
     return annotation.id
 
 
-ADMIN = "annotator@example.com"  # the test server's user: the API token's owner
 SECOND = "second@example.com"
 
 
@@ -515,7 +428,7 @@ def _forget_watermarks(settings: Settings) -> None:
 def test_pull_stores_reviews_validated_once_and_reports_malformed(
     ls: LabelStudio, env: dict[str, str], project: str, clips_dir: Path, settings: Settings
 ) -> None:
-    ids = _seed(settings, clips_dir)
+    ids = seed_drafted_clips(settings, clips_dir)
     _setup_and_push(settings, project, clips_dir)
     pid = project_id(ls, project)
     tasks = {t["data"]["clip_name"]: t for t in _tasks(ls, pid)}
@@ -555,7 +468,7 @@ def test_pull_stores_reviews_validated_once_and_reports_malformed(
     assert _count(settings, ReviewEvent) == 2
 
     # Pulled again: nothing new is stored; the malformed one is reported again, still skipped.
-    out = _cli("pull", "--project", project, settings=settings)
+    out = ls_cli("pull", "--project", project, settings=settings)
     assert out.exit_code == 1  # a malformed annotation is reported as a failure
     assert "0 reviews saved, 2 unchanged, 1 malformed, 0 clips in conflict" in out.output, (
         out.output
@@ -571,7 +484,7 @@ def test_pull_stores_reviews_validated_once_and_reports_malformed(
 def test_two_label_studio_users_on_one_task_give_two_reviews(
     ls: LabelStudio, env: dict[str, str], project: str, clips_dir: Path, settings: Settings
 ) -> None:
-    ids = _seed(settings, clips_dir)
+    ids = seed_drafted_clips(settings, clips_dir)
     _setup_and_push(settings, project, clips_dir)
     pid = project_id(ls, project)
     second = _second_user(ls)
@@ -610,11 +523,11 @@ def test_two_label_studio_users_on_one_task_give_two_reviews(
             "accepted", DRAFT["caption"])  # fmt: skip
     assert (_count(settings, Review), _count(settings, ReviewEvent)) == (4, 4)
 
-    out = _cli("pull", "--project", project, settings=settings)
+    out = ls_cli("pull", "--project", project, settings=settings)
     assert out.exit_code == 0, out.output  # a disagreement is stored: not a failure
     assert "0 reviews saved, 4 unchanged, 0 malformed, 0 clips in conflict" in out.output
     _forget_watermarks(settings)
-    assert _cli("pull", "--project", project, settings=settings).exit_code == 0
+    assert ls_cli("pull", "--project", project, settings=settings).exit_code == 0
     assert (_count(settings, Review), _count(settings, ReviewEvent)) == (4, 4)
 
     # The second annotator changes their mind in Label Studio: their review follows.
@@ -651,7 +564,7 @@ def test_two_label_studio_users_on_one_task_give_two_reviews(
 def test_the_same_persons_app_review_is_a_conflict_kept_in_history(
     ls: LabelStudio, env: dict[str, str], project: str, clips_dir: Path, settings: Settings
 ) -> None:
-    ids = _seed(settings, clips_dir)
+    ids = seed_drafted_clips(settings, clips_dir)
     _setup_and_push(settings, project, clips_dir)
     pid = project_id(ls, project)
     tasks = {t["data"]["clip_name"]: t for t in _tasks(ls, pid)}
@@ -681,7 +594,7 @@ def test_the_same_persons_app_review_is_a_conflict_kept_in_history(
     _annotate(ls, tasks["single_face.mp4"], "accept")
     _annotate(ls, tasks["silent.mp4"], "accept")
 
-    out = _cli("pull", "--project", project, settings=settings)
+    out = ls_cli("pull", "--project", project, settings=settings)
     assert out.exit_code == 1, out.output  # two annotations could not be stored as reviews
     conflicts = [line for line in out.output.splitlines() if line.startswith("! conflict:")]
     assert len(conflicts) == 2, out.output
@@ -714,7 +627,7 @@ def test_the_same_persons_app_review_is_a_conflict_kept_in_history(
     # Reported once: the next pull adds nothing, even with the watermarks lost.
     n_rows = (_count(settings, Review), _count(settings, ReviewEvent))
     assert n_rows == (4, 7)
-    again = _cli("pull", "--project", project, settings=settings)
+    again = ls_cli("pull", "--project", project, settings=settings)
     assert again.exit_code == 0 and "0 reviews saved, 3 unchanged" in again.output, again.output
     _forget_watermarks(settings)
     with session_scope(settings.db_url) as session:
@@ -735,7 +648,7 @@ def test_a_save_in_the_review_app_during_pull_is_a_conflict_not_lost(
     locking refuses pull's save, and the annotation goes to the history as a conflict."""
     import annotator.labelstudio.pull as pull_module
 
-    ids = _seed(settings, clips_dir)
+    ids = seed_drafted_clips(settings, clips_dir)
     _setup_and_push(settings, project, clips_dir)
     pid = project_id(ls, project)
     tasks = {t["data"]["clip_name"]: t for t in _tasks(ls, pid)}

@@ -25,14 +25,11 @@ from annotator.labelstudio.client import LabelStudio
 from annotator.labelstudio.sync import project_id
 from db import Draft, LabelStudioLink, session_scope
 from db.queries import review_for
-from tests.test_labelstudio import (  # noqa: F401  (fixtures: the server, a client, its env)
+from tests.fixtures.labelstudio import (
     ADMIN,
     DRAFT,
-    _cli,
-    _seed,
-    env,
-    ls,
-    ls_server,
+    ls_cli,
+    seed_drafted_clips,
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,7 +42,7 @@ EDITED = "She smiles politely but looks tired."
 
 
 @pytest.fixture
-def one_clip(env: dict[str, str], demo_clip: Path) -> Iterator[Path]:  # noqa: F811
+def one_clip(env: dict[str, str], demo_clip: Path) -> Iterator[Path]:
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed (apt-get install chromium)")
     folder = Path(env["LSTEST_MEDIA"]) / f"browser-{uuid.uuid4().hex[:8]}"
@@ -73,17 +70,17 @@ def _wait_for_annotation(client: LabelStudio, task_id: int, seconds: float = 30)
 
 
 def test_annotator_edits_the_draft_in_label_studio_and_pull_stores_it(
-    ls: LabelStudio,  # noqa: F811
-    env: dict[str, str],  # noqa: F811
+    ls: LabelStudio,
+    env: dict[str, str],
     one_clip: Path,
     settings: Settings,
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    ids = _seed(settings, one_clip)
+    ids = seed_drafted_clips(settings, one_clip)
     project = f"mer-browser-{uuid.uuid4().hex[:8]}"
-    assert _cli("setup", "--project", project, "--media-dir", str(one_clip)).exit_code == 0
-    assert _cli("push", "--project", project, settings=settings).exit_code == 0
+    assert ls_cli("setup", "--project", project, "--media-dir", str(one_clip)).exit_code == 0
+    assert ls_cli("push", "--project", project, settings=settings).exit_code == 0
     pid = project_id(ls, project)
     clip_id = ids["demo.mp4"]
     with session_scope(settings.db_url) as session:
@@ -148,7 +145,7 @@ def test_annotator_edits_the_draft_in_label_studio_and_pull_stores_it(
         finally:
             browser.close()
 
-    out = _cli("pull", "--project", project, settings=settings)
+    out = ls_cli("pull", "--project", project, settings=settings)
     assert out.exit_code == 0, out.output
     assert "1 reviews saved, 0 unchanged, 0 malformed, 0 clips in conflict" in out.output
     with session_scope(settings.db_url) as session:
@@ -158,5 +155,5 @@ def test_annotator_edits_the_draft_in_label_studio_and_pull_stores_it(
         assert (review.labels, review.valence, review.arousal) == (["happy", "friendly"], 0.6, 0.5)
         assert review.draft_id == draft_id and session.get(Draft, draft_id) is not None
         assert review.time_spent_s is not None and review.time_spent_s > 0  # the editor's timer
-    again = _cli("pull", "--project", project, settings=settings)
+    again = ls_cli("pull", "--project", project, settings=settings)
     assert again.exit_code == 0 and "0 reviews saved, 1 unchanged" in again.output, again.output

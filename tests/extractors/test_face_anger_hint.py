@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_face_mediapipe import _data, _still_clip
 
 from extractors.face.mediapipe_backend import MediaPipeFaceBackend
 from extractors.media import ClipMedia
 from extractors.schema import FaceCues
+from tests.utils import feat_file, still_clip
 from textualize.hints import face_hints
 
 LABELLED = {
@@ -28,7 +28,7 @@ def faces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, FaceCues]:
     assert backend.available().ok, backend.available().detail  # core: never skipped
     folder = tmp_path_factory.mktemp("anger")
     return {
-        label: backend.extract(ClipMedia(_still_clip(_data(name), folder / f"{label}.mp4")))
+        label: backend.extract(ClipMedia(still_clip(feat_file(name), folder / f"{label}.mp4")))
         for label, name in LABELLED.items()
     }
 

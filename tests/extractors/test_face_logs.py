@@ -5,16 +5,16 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_face_mediapipe import _data
 
 from extractors.face.mediapipe_backend import MediaPipeFaceBackend, quiet_native_logs
 from extractors.media import ClipMedia
+from tests.utils import feat_file
 
 
 def test_no_startup_warnings_on_a_real_clip(capfd: pytest.CaptureFixture[str]) -> None:
     backend = MediaPipeFaceBackend()
     assert backend.available().ok, backend.available().detail  # core: never skipped
-    cues = backend.extract(ClipMedia(_data("single_face.mp4")))
+    cues = backend.extract(ClipMedia(feat_file("single_face.mp4")))
     assert int(cues.frames["face_found"].sum()) >= 10  # it ran on real frames
     err = capfd.readouterr().err
     for noise in ("W0000", "XNNPACK", "InitGoogle", "inference_feedback_manager"):

@@ -27,7 +27,7 @@ from extractors.face.mediapipe_backend import MODEL_SHA256, MediaPipeFaceBackend
 from extractors.face.tracking import TargetTracker
 from extractors.media import ClipMedia
 from extractors.schema import Cues, FaceCues
-from tests.utils import feat_file, require_extra
+from tests.utils import feat_file, require_extra, still_clip
 from textualize import render
 
 STILLS = {"angry": "15-f13-anc-ph.jpg", "happy": "0-f15-hao-ph.jpg", "surprised": "0-f1-su-ph.jpg"}
@@ -38,25 +38,6 @@ MIN_R = {"AU12": 0.75, "AU43": 0.75}
 
 def _data(name: str) -> Path:
     return feat_file(name)
-
-
-def _still_clip(image: Path, out: Path, seconds: float = 4.0, fps: int = 25) -> Path:
-    """A still image held for ``seconds`` as H.264, made with PyAV."""
-    import av
-    from PIL import Image
-
-    pixels = np.asarray(Image.open(image).convert("RGB"))
-    h, w = (pixels.shape[0] // 2) * 2, (pixels.shape[1] // 2) * 2
-    pixels = np.ascontiguousarray(pixels[:h, :w])
-    with av.open(str(out), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        for _ in range(int(seconds * fps)):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +52,7 @@ def stills(backend: MediaPipeFaceBackend, tmp_path_factory: pytest.TempPathFacto
     folder = tmp_path_factory.mktemp("stills")
     out: dict[str, tuple[ClipMedia, FaceCues]] = {}
     for label, name in STILLS.items():
-        clip = ClipMedia(_still_clip(_data(name), folder / f"{label}.mp4"))
+        clip = ClipMedia(still_clip(_data(name), folder / f"{label}.mp4"))
         out[label] = (clip, backend.extract(clip))
     return out
 
@@ -214,7 +195,7 @@ def test_frames_without_a_face_are_gaps(backend: MediaPipeFaceBackend) -> None:
 
 
 def test_several_faces_follow_one_target(backend: MediaPipeFaceBackend, tmp_path: Path) -> None:
-    cues = backend.extract(ClipMedia(_still_clip(_data("multi_face.jpg"), tmp_path / "m.mp4")))
+    cues = backend.extract(ClipMedia(still_clip(_data("multi_face.jpg"), tmp_path / "m.mp4")))
     df = cues.frames
     assert cues.max_faces >= 2 and (df["n_faces"] >= 2).all()
     assert cues.warnings and cues.warnings[0].startswith(f"several faces in {len(df)} of")
