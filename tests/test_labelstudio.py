@@ -50,11 +50,11 @@ from tests.conftest import silent_video
 from tests.fixtures.labelstudio import (
     ADMIN,
     DRAFT,
-    ROOT,
     add_draft,
     ls_cli,
     seed_drafted_clips,
 )
+from tests.utils import ROOT
 
 
 @pytest.fixture
@@ -121,24 +121,20 @@ def test_the_label_studio_venv_matches_its_lock(ls_server: dict[str, str]) -> No
 
 
 def test_doctor_names_the_label_studio_version(ls_server: dict[str, str], tmp_path: Path) -> None:
-    env = {**os.environ, "LABEL_STUDIO_URL": ls_server["LABEL_STUDIO_URL"]}
-    done = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "annotator"), "doctor", "--json", "--no-decode",
-         "--home", str(tmp_path / "home")],
-        capture_output=True, text=True, timeout=300, env=env,
-    )  # fmt: skip
-    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
-    assert checks["label studio"]["status"] == "ok", checks["label studio"]
-    assert checks["label studio"]["data"]["version"] == "1.23.2"
-    env["LABEL_STUDIO_URL"] = "http://127.0.0.1:9"  # nothing listens on the discard port
-    done = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "annotator"), "doctor", "--json", "--no-decode",
-         "--home", str(tmp_path / "home")],
-        capture_output=True, text=True, timeout=300, env=env,
-    )  # fmt: skip
-    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
-    assert checks["label studio"]["status"] == "warn"
-    assert checks["label studio"]["detail"].startswith("http://127.0.0.1:9: unreachable")
+    def label_studio_check(url: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "annotator"), "doctor", "--json", "--no-decode",
+             "--home", str(tmp_path / "home")],
+            capture_output=True, text=True, timeout=300,
+            env={**os.environ, "LABEL_STUDIO_URL": url},
+        )  # fmt: skip
+        return next(c for c in json.loads(done.stdout)["checks"] if c["name"] == "label studio")
+
+    up = label_studio_check(ls_server["LABEL_STUDIO_URL"])
+    assert up["status"] == "ok" and up["data"]["version"] == "1.23.2", up
+    down = label_studio_check("http://127.0.0.1:9")  # nothing listens on the discard port
+    assert down["status"] == "warn"
+    assert down["detail"].startswith("http://127.0.0.1:9: unreachable")
 
 
 def test_parse_result_reads_the_config_controls() -> None:
